@@ -1,0 +1,1 @@
+"""Headwater: a ResourceSync Source server with change notifications and OAI-PMH."""

@@ -1,0 +1,57 @@
+"""Bearer tokens for writes and admin actions. Reading is public (DESIGN invariant 7)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.problems import HTTPProblem
+
+__all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens"]
+
+
+def token_file(data_dir: Path) -> Path:
+    return data_dir / "write-token"
+
+
+def ensure_token_file(data_dir: Path) -> str:
+    """The token `make run` prints when HEADWATER_WRITE_TOKENS is unset; created once."""
+    path = token_file(data_dir)
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
+
+
+def known_tokens(configured: list[str], data_dir: Path) -> list[bytes]:
+    tokens = list(configured)
+    if not tokens and token_file(data_dir).is_file():
+        tokens.append(token_file(data_dir).read_text().strip())
+    return [t.encode() for t in tokens if t]
+
+
+async def require_writer(request: Request) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPProblem(
+            401, "authentication required", "send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer realm="headwater"'},
+        )
+    given = token.strip().encode()
+    # compare_digest against every token, without stopping early: constant time per request
+    ok = False
+    for known in request.app.state.write_tokens:
+        ok |= hmac.compare_digest(given, known)
+    if not ok:
+        raise HTTPProblem(403, "forbidden", "the bearer token is not a write token")
+
+
+Writer = Annotated[None, Depends(require_writer)]

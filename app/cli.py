@@ -1,0 +1,111 @@
+"""The `headwater` command: everything an operator runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import typer
+
+from app.settings import SettingsError, load_settings
+
+__all__ = ["main", "cli"]
+
+cli = typer.Typer(help="Headwater: a ResourceSync Source server.", no_args_is_help=True,
+                  add_completion=False)
+db_cli = typer.Typer(help="Database administration.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _database_url(settings) -> str:  # type: ignore[no-untyped-def]
+    """DATABASE_URL, else the embedded cluster in the data folder (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    from app.db.embedded import start_embedded
+
+    url = start_embedded(settings.data_dir, stop_at_exit=True)
+    os.environ["DATABASE_URL"] = url  # worker processes inherit it
+    return url
+
+
+async def _upgrade(dsn: str, page_size: int) -> list[str]:
+    from app.db import migrate
+    from app.db.connect import connect
+
+    conn = await connect(dsn)
+    try:
+        return [f"{m.version}_{m.name}" for m in await migrate.upgrade(conn, page_size=page_size)]
+    finally:
+        await conn.close()
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations.
+
+    Example: DATABASE_URL=postgresql://localhost/headwater headwater db upgrade
+    """
+    from app.db.migrate import PageSizeMismatch
+
+    settings = _settings()
+    try:
+        applied = asyncio.run(_upgrade(_database_url(settings), settings.page_size))
+    except PageSizeMismatch as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("applied: " + ", ".join(applied) if applied else "database is current")
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (HEADWATER_HOST)."),
+    port: int = typer.Option(None, help="Port (HEADWATER_PORT)."),
+    workers: int = typer.Option(None, help="uvicorn worker processes (HEADWATER_WORKERS)."),
+) -> None:
+    """Migrate, then serve the API (embedded PostgreSQL unless DATABASE_URL is set).
+
+    Example: HEADWATER_PORT=8123 HEADWATER_DATA_DIR=/tmp/x headwater serve
+    """
+    import uvicorn
+
+    from app.auth import ensure_token_file
+    from app.db.migrate import PageSizeMismatch
+
+    if host:
+        os.environ["HEADWATER_HOST"] = host
+    if port:
+        os.environ["HEADWATER_PORT"] = str(port)
+    settings = _settings()
+    dsn = _database_url(settings)
+    try:
+        asyncio.run(_upgrade(dsn, settings.page_size))
+    except PageSizeMismatch as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+    if not settings.write_tokens:
+        token = ensure_token_file(settings.data_dir)
+        typer.secho(f"write token (kept in {settings.data_dir}/write-token): {token}", err=True,
+                    fg="green")
+    typer.secho(f"serving {settings.base_url} on {settings.host}:{settings.port}", err=True)
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=workers or settings.workers, log_level=settings.log_level.lower(),
+        proxy_headers=True, timeout_graceful_shutdown=10,
+    )
+
+
+def main() -> None:
+    try:
+        cli()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Database access: connection set-up, migrations and the named SQL queries."""

@@ -1,0 +1,92 @@
+"""Versioned SQL migrations: `app/migrations/NNNN_what.sql`, applied in order, each in its own
+transaction, recorded in `schema_migrations`. Several processes may start at once: a session
+advisory lock lets one migrate while the others wait.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+__all__ = ["Migration", "PageSizeMismatch", "available", "pending", "upgrade"]
+
+log = logging.getLogger(__name__)
+_LOCK_KEY = 0x4857_4D49_4752  # "HWMIGR"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+
+class PageSizeMismatch(Exception):
+    """The database was created with another page size; sealed pages are never re-cut."""
+
+
+def available() -> list[Migration]:
+    folder = resources.files("app").joinpath("migrations")
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".sql"):
+            version, _, rest = entry.name.partition("_")
+            found.append(Migration(version, rest.removesuffix(".sql"), entry.read_text("utf-8")))
+    return found
+
+
+async def _applied(conn: asyncpg.Connection) -> set[str]:
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version text PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    return {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+
+
+async def pending(conn: asyncpg.Connection) -> list[Migration]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return available()
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m for m in available() if m.version not in done]
+
+
+async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration]:
+    """Apply what is pending; store the page size on first run and refuse another one later."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        done = await _applied(conn)
+        applied = []
+        for migration in available():
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    migration.version,
+                    migration.name,
+                )
+            log.info("applied migration %s_%s", migration.version, migration.name)
+            applied.append(migration)
+        await check_page_size(conn, page_size)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def check_page_size(conn: asyncpg.Connection, page_size: int) -> None:
+    stored = await conn.fetchval(
+        "INSERT INTO meta (key, value) VALUES ('page_size', $1) "
+        "ON CONFLICT (key) DO UPDATE SET key = meta.key RETURNING value",
+        str(page_size),
+    )
+    if int(stored) != page_size:
+        raise PageSizeMismatch(
+            f"HEADWATER_PAGE_SIZE is {page_size} but this database was created with "
+            f"{stored}: sealed pages are never re-cut, so set HEADWATER_PAGE_SIZE={stored}"
+        )

@@ -1,0 +1,34 @@
+"""Turning validated records into the documents the write path takes."""
+
+from __future__ import annotations
+
+from app.changeset import Doc
+from app.records import Record, bare_media_type
+from app.store import ContentStore
+
+__all__ = ["doc_from_record"]
+
+
+def doc_from_record(record: Record, *, content_prefix: str, store: ContentStore) -> Doc:
+    """A record whose URI is one of ours and whose sha-256 is in the store points at those
+    bytes; any other record describes a document hosted elsewhere."""
+    key = None
+    if record.sha256 and record.uri.startswith(content_prefix) and store.exists(record.sha256):
+        key = record.sha256
+    return Doc(
+        uri=record.uri,
+        collection=record.collection,
+        content_key=key,
+        length=record.length,
+        type=bare_media_type(record.type),
+        md5=record.md5,
+        sha1=record.sha1,
+        sha256=record.sha256,
+        lastmod=record.lastmod,
+        deleted=record.deleted,
+        metadata=record.metadata,
+        links=[link.model_dump(exclude_none=True) for link in record.links]
+        if record.links
+        else None,
+        oai_identifier=record.oai_identifier,
+    )

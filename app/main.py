@@ -1,0 +1,78 @@
+"""The application factory: settings in, a FastAPI app out; nothing connects at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.auth import known_tokens
+from app.db import migrate
+from app.db.connect import connect, create_pool
+from app.db.embedded import start_embedded
+from app.logs import configure_logging
+from app.problems import install_handlers
+from app.routes import content, health, ingest
+from app.settings import Settings, load_settings
+from app.store import ContentStore
+
+__all__ = ["create_app", "LIFESPAN_HOOKS"]
+
+log = logging.getLogger(__name__)
+
+# Other parts (the notifier, dump builder) register start-up hooks here: each is called with
+# the app inside the lifespan and returns an async context manager that runs while it serves.
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
+
+ROUTERS = [health.router, ingest.router, content.router]
+
+
+async def _database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings.data_dir, stop_at_exit=False)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    dsn = await _database_url(settings)
+    app.state.dsn = dsn
+    conn = await connect(dsn)
+    try:
+        await migrate.upgrade(conn, page_size=settings.page_size)
+    finally:
+        await conn.close()
+    app.state.pool = await create_pool(dsn)
+    app.state.store.prepare()
+    try:
+        async with AsyncExitStack() as stack:
+            for hook in LIFESPAN_HOOKS:
+                await stack.enter_async_context(hook(app))
+            yield
+    finally:
+        await app.state.pool.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="Headwater",
+        summary="ResourceSync Source, change notifications and OAI-PMH over one PostgreSQL",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=f"{settings.base_path}/docs",
+        openapi_url=f"{settings.base_path}/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = ContentStore(settings.content_dir)
+    app.state.write_tokens = known_tokens(settings.write_tokens, settings.data_dir)
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=settings.base_path)
+    return app

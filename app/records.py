@@ -1,0 +1,189 @@
+"""Ingest records (CONTRACT §2): parsing and validation, pure and I/O-free.
+
+A batch is a JSON array or NDJSON; every record is checked before anything is written, and each
+problem is reported with a JSON Pointer into the request (`/3/md5`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from app.names import COLLECTION_PATTERN
+
+__all__ = ["FieldError", "InvalidBatch", "Record", "parse_batch", "bare_media_type"]
+
+DC_ELEMENTS = (
+    "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
+    "format", "identifier", "source", "language", "relation", "coverage", "rights",
+)
+DcName = Literal[
+    "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
+    "format", "identifier", "source", "language", "relation", "coverage", "rights",
+]
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$", to_lower=True)]
+Hex40 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$", to_lower=True)]
+Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
+HttpUri = Annotated[
+    str,
+    StringConstraints(
+        max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://[^\s/?#@]+(?:[/?#][^\s]*)?$"
+    ),
+]
+MediaType = Annotated[
+    str,
+    StringConstraints(
+        max_length=255,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\s*(;.*)?$",
+    ),
+]
+DcValue = Annotated[str, StringConstraints(max_length=65_536)]
+_FUTURE_SLACK = timedelta(days=1)
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rel: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    href: HttpUri
+    type: MediaType | None = None
+
+
+class Record(BaseModel):
+    """One document as a client describes it. Unknown keys are refused, so typos never pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: HttpUri
+    collection: Annotated[str, StringConstraints(max_length=200, pattern=COLLECTION_PATTERN)]
+    length: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
+    type: MediaType | None = None
+    md5: Hex32 | None = None
+    sha1: Hex40 | None = None
+    sha256: Hex64 | None = None
+    lastmod: AwareDatetime | None = None
+    deleted: StrictBool = False
+    metadata: dict[DcName, DcValue | list[DcValue]] | None = None
+    links: Annotated[list[Link], Field(max_length=100)] | None = None
+    oai_identifier: Annotated[
+        str, StringConstraints(max_length=1024, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+    ] | None = None
+
+    @field_validator("lastmod")
+    @classmethod
+    def _not_far_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None:
+            value = value.astimezone(UTC)
+            if value > datetime.now(UTC) + _FUTURE_SLACK:
+                raise ValueError("lastmod is more than a day in the future")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _lists(cls, value: dict[str, Any] | None) -> dict[str, list[str]] | None:
+        if value is None:
+            return None
+        return {k: ([v] if isinstance(v, str) else list(v)) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    pointer: str
+    detail: str
+
+
+class InvalidBatch(Exception):
+    """The batch cannot be accepted; `errors` point at each offending record and field."""
+
+    def __init__(self, title: str, errors: list[FieldError]):
+        super().__init__(title)
+        self.title = title
+        self.errors = errors
+
+
+_records = TypeAdapter(list[Record])
+_record = TypeAdapter(Record)
+_MAX_REPORTED = 100
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    # pydantic marks a bad dict key as `[key]`: the pointer names the key itself
+    parts = [p for p in loc if p != "[key]"]
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _field_errors(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False)[:_MAX_REPORTED]:
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "string_pattern_mismatch":
+            msg = f"invalid value for {loc[-1]}" if loc else "invalid value"
+        out.append(FieldError(_pointer(loc), msg))
+    return out
+
+
+def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
+    """Parse and validate a whole batch, or raise InvalidBatch naming every bad field."""
+    if ndjson:
+        items: list[Any] = []
+        errors = []
+        for index, line in enumerate(body.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                items.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                errors.append(FieldError(f"/{len(items)}", f"line {index + 1}: {exc}"))
+                items.append(None)
+            if len(items) > max_records:
+                raise InvalidBatch(f"more than {max_records} records in one request", [])
+        if errors:
+            raise InvalidBatch("malformed JSON", errors)
+        records = []
+        for index, item in enumerate(items):
+            try:
+                records.append(_record.validate_python(item))
+            except ValidationError as exc:
+                errors.extend(_field_errors(exc, (index,)))
+                if len(errors) >= _MAX_REPORTED:
+                    break
+        if errors:
+            raise InvalidBatch("invalid records", errors)
+        return records
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidBatch("malformed JSON", [FieldError("", str(exc))]) from None
+    if not isinstance(data, list):
+        raise InvalidBatch("the body must be a JSON array of records", [FieldError("", "not an array")])
+    if len(data) > max_records:
+        raise InvalidBatch(f"more than {max_records} records in one request", [])
+    try:
+        return _records.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidBatch("invalid records", _field_errors(exc)) from None
+
+
+def bare_media_type(value: str | None) -> str | None:
+    """`text/html; charset=utf-8` → `text/html` (CONTRACT §2: parameters dropped)."""
+    if value is None:
+        return None
+    return value.split(";", 1)[0].strip().lower() or None

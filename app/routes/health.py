@@ -1,0 +1,42 @@
+"""Liveness and readiness (CONTRACT §0, §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.db import migrate
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """200 once the database is reachable and migrated; 503 otherwise. Notifier state is
+    reported in the body but never makes this fail."""
+    body: dict[str, Any] = {"status": "ok"}
+    status = 200
+    try:
+        async with request.app.state.pool.acquire(timeout=5) as conn:
+            waiting = await migrate.pending(conn)
+        body["database"] = "ok"
+        body["migrations"] = "current" if not waiting else [m.version for m in waiting]
+        if waiting:
+            status = 503
+    except Exception as exc:  # any failure to reach the database means "not ready"
+        body["database"] = f"unreachable: {type(exc).__name__}"
+        status = 503
+    state_fn = getattr(request.app.state, "notifier_state", None)
+    if state_fn is not None:
+        body["notifier"] = await state_fn()
+    if status != 200:
+        body["status"] = "unavailable"
+    return JSONResponse(body, status_code=status)

@@ -1,0 +1,168 @@
+"""Every setting, read once from the environment (`HEADWATER_*`, `DATABASE_URL`) and `.env`.
+
+The environment wins over `.env`. An invalid value stops the start with a message naming the
+variable (pydantic reports the field; `load_settings` turns that into one readable line each).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`"24h"`, `"90s"`, `"15m"`, `"2d"` or a number of seconds, as a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("expected a duration such as 30s, 15m, 24h or 2d")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _split_csv(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+Csv = Annotated[list[str], NoDecode]
+Duration = Annotated[timedelta, NoDecode]
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; the message names each offending variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEADWATER_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # Where things live.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    base_url: str = ""
+    workers: int = Field(default=1, ge=1, le=64)
+
+    # Writes.
+    write_tokens: Csv = []
+    max_batch: int = Field(default=10_000, ge=1)
+    max_body: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_upload: int = Field(default=4 * 1024**3, ge=1024)
+
+    # Documents.
+    page_size: int = Field(default=50_000, ge=1, le=50_000)
+    seal_after: Duration = timedelta(hours=24)
+
+    # Notifier.
+    hub_url: Csv = []
+    hub_mode: Literal["resourcesync", "websub"] = "resourcesync"
+    notifier: Literal["inprocess", "external"] = "inprocess"
+    topic_window: int = Field(default=1_000, ge=0)
+    notify_batch: int = Field(default=1_000, ge=1, le=50_000)
+    notify_window: Duration = timedelta(milliseconds=50)
+    notify_poll: Duration = timedelta(seconds=5)
+
+    # OAI-PMH.
+    oai_repository_id: str = ""
+    repository_name: str = "Headwater"
+    admin_email: str = ""
+    oai_page_size: int = Field(default=500, ge=1, le=10_000)
+    secret_key: str = ""
+    oai_token_ttl: Duration = timedelta(hours=24)
+
+    # Dumps.
+    dump_max_bytes: int = Field(default=1024**3, ge=1)
+    dump_concurrency: int = Field(default=2, ge=1)
+    package_max_bytes: int = Field(default=100 * 1024**2, ge=1024)
+    package_max_files: int = Field(default=50_000, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("write_tokens", "hub_url", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> list[str]:
+        return _split_csv(value)
+
+    @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        return parse_duration(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("hub_url")
+    @classmethod
+    def _hub_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.base_url:
+            self.base_url = f"http://{self.host}:{self.port}"
+        self.base_url = self.base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("HEADWATER_BASE_URL must be an absolute http(s) URL")
+        if parts.hostname in ("0.0.0.0", "::"):
+            raise ValueError(
+                "HEADWATER_BASE_URL must name a host clients can reach, not 0.0.0.0; "
+                "set it to the public URL of this service"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("HEADWATER_BASE_URL must not carry a query or fragment")
+        if not self.oai_repository_id:
+            host = parts.hostname
+            dotted = re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)+", host)
+            self.oai_repository_id = host if dotted else "headwater.local"
+        if not self.admin_email:
+            self.admin_email = f"admin@{self.oai_repository_id}"
+        if not re.fullmatch(r"\S+@(\S+\.)+\S+", self.admin_email):
+            raise ValueError("HEADWATER_ADMIN_EMAIL must be an e-mail address")
+        return self
+
+    @property
+    def base_path(self) -> str:
+        """The path prefix of the base URL ('' or '/rs'): every route is mounted under it."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    @property
+    def content_dir(self) -> Path:
+        return self.data_dir / "content"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise SettingsError with one line per invalid variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "configuration"
+            name = "DATABASE_URL" if field == "database_url" else f"HEADWATER_{field.upper()}"
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

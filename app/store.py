@@ -1,0 +1,98 @@
+"""The content-addressed store: bytes kept under their sha-256 in the data folder.
+
+Bytes are streamed to a temporary file (hashing md5, sha-1 and sha-256 on the way), fsynced and
+renamed into place before any row points at them, so a crash leaves either nothing or a whole
+file. Paths are derived from a hex digest only, never from a URL, so no request can name a file
+outside the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles
+import aiofiles.os
+
+__all__ = ["ContentStore", "Stored", "TooLarge"]
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class TooLarge(Exception):
+    """The upload exceeded the configured limit; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    key: str  # sha-256 hex
+    length: int
+    md5: str
+    sha1: str
+    sha256: str
+
+
+class ContentStore:
+    def __init__(self, root: Path):
+        self.root = root
+        self.tmp = root / "tmp"
+
+    def prepare(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, key: str) -> Path:
+        if not _HEX64.match(key):
+            raise ValueError("a content key is a lowercase sha-256 hex digest")
+        return self.root / key[:2] / key[2:4] / key
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).is_file()
+
+    async def put_stream(self, chunks: AsyncIterator[bytes], *, max_bytes: int) -> Stored:
+        """Stream chunks into the store; return the fixity of what was written."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp / f"{uuid.uuid4().hex}.part"
+        md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
+        length = 0
+        try:
+            async with aiofiles.open(tmp, "wb") as out:
+                async for chunk in chunks:
+                    if not chunk:
+                        continue
+                    length += len(chunk)
+                    if length > max_bytes:
+                        raise TooLarge(f"the upload is larger than {max_bytes} bytes")
+                    md5.update(chunk)
+                    sha1.update(chunk)
+                    sha256.update(chunk)
+                    await out.write(chunk)
+                await out.flush()
+                await aiofiles.os.wrap(os.fsync)(out.fileno())
+            key = sha256.hexdigest()
+            final = self.path_for(key)
+            if final.is_file():
+                await aiofiles.os.remove(tmp)
+            else:
+                await aiofiles.os.makedirs(final.parent, exist_ok=True)
+                await aiofiles.os.replace(tmp, final)
+                await aiofiles.os.wrap(_fsync_dir)(final.parent)
+        except BaseException:
+            try:
+                await aiofiles.os.remove(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return Stored(key, length, md5.hexdigest(), sha1.hexdigest(), key)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,195 @@
+"""The one write path: a batch of documents into `resources` and the change log, atomically.
+
+Every writer (the ingest API, content uploads, the bulk loader) comes through `write_batch`. It
+takes the log's append lock (a transaction-level advisory lock) *before* reading the current
+state, so the diff, the positions and the datetimes are decided by one writer at a time and
+commit in that order: a reader that has seen position P never later finds a change below P
+(DESIGN invariant 1), and datetimes strictly increase (CONTRACT §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import orjson
+
+from app.changeset import Doc, Plan, Row, plan_batch
+from app.db.queries import load_queries
+from app.names import ancestors
+
+__all__ = ["APPEND_LOCK", "WriteResult", "write_batch", "seal_stale_pages"]
+
+APPEND_LOCK = 0x4857_4C4F_47  # "HWLOG": the log's append lock
+_Q = load_queries("app", "sql/writer.sql")
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    received: int
+    changed: int
+    unchanged: int
+    first_position: int | None = None
+    last_position: int | None = None
+    kinds: tuple[str, ...] = ()  # the change type of each appended change, in order
+
+
+@dataclass
+class _Set:
+    id: int
+    member_seq: int
+    change_seq: int
+    page_opened_at: datetime | None
+    dirty: bool = False
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+async def _ensure_collections(conn: asyncpg.Connection, names: set[str]) -> dict[str, _Set]:
+    wanted = {a for name in names for a in ancestors(name)}
+    rows = await conn.fetch(_Q["collections_by_name"], list(wanted))
+    missing = wanted - {r["name"] for r in rows}
+    if missing:
+        for name in sorted(missing, key=lambda n: n.count(":")):
+            parent = name.rpartition(":")[0] or None
+            await conn.execute(_Q["insert_collection"], name, parent, name.count(":"))
+        rows = await conn.fetch(_Q["collections_by_name"], list(wanted))
+    return {
+        r["name"]: _Set(r["id"], r["member_seq"], r["change_seq"], r["page_opened_at"])
+        for r in rows
+    }
+
+
+async def _current(conn: asyncpg.Connection, uris: list[str]) -> dict[str, Row]:
+    rows = await conn.fetch(_Q["resources_by_uri"], uris)
+    return {r["uri"]: Row(**dict(r)) for r in rows}
+
+
+async def write_batch(
+    conn: asyncpg.Connection,
+    docs: list[Doc],
+    *,
+    page_size: int,
+    seal_after: timedelta,
+) -> WriteResult:
+    """Apply `docs` in order, in one transaction; return what was appended."""
+    if not docs:
+        return WriteResult(0, 0, 0)
+    async with conn.transaction():
+        await conn.execute(_Q["append_lock"], APPEND_LOCK)
+        head = await conn.fetchrow(_Q["log_head"])
+        plan = plan_batch(await _current(conn, list({d.uri for d in docs})), docs)
+        if not plan.changes:
+            return WriteResult(len(docs), 0, plan.unchanged)
+        sets = await _ensure_collections(conn, {c.collection for c in plan.changes})
+        start = head["now"]
+        if head["datetime"] is not None and start <= head["datetime"]:
+            start = head["datetime"] + _TICK
+        first = head["position"] + 1
+        await _append(conn, plan, sets, first, start, page_size, seal_after)
+        last = first + len(plan.changes) - 1
+        await conn.execute(_Q["update_log_head"], last, start + _TICK * (len(plan.changes) - 1))
+    kinds = tuple(c.change for c in plan.changes)
+    return WriteResult(len(docs), len(plan.changes), plan.unchanged, first, last, kinds)
+
+
+async def _append(
+    conn: asyncpg.Connection,
+    plan: Plan,
+    sets: dict[str, _Set],
+    first: int,
+    start: datetime,
+    page_size: int,
+    seal_after: timedelta,
+) -> None:
+    changes = plan.changes
+    stamps = [start + _TICK * i for i in range(len(changes))]
+
+    # Rows: fresh ordinals for rows placed in a collection by this batch.
+    new, old = [], []
+    for row in plan.rows.values():
+        if not row.touched and row.last_change < 0:
+            continue
+        ord_ = None
+        if row.moved:
+            s = sets[row.collection]
+            ord_, s.member_seq, s.dirty = s.member_seq, s.member_seq + 1, True
+        (old if row.id is not None else new).append((row, ord_))
+
+    def columns(items: list[tuple[Row, int | None]], key: str) -> list[list[object]]:
+        cols: list[list[object]] = [[] for _ in range(16)]
+        for row, ord_ in items:
+            when = stamps[row.last_change]
+            values = (
+                row.id if key == "id" else row.uri, sets[row.collection].id, ord_,
+                row.content_key, row.length, row.type, row.md5, row.sha1, row.sha256,
+                row.lastmod or when, row.deleted, _json(row.metadata), _json(row.links),
+                row.oai_identifier, first + row.last_change, when,
+            )
+            for col, value in zip(cols, values, strict=True):
+                col.append(value)
+        return cols
+
+    ids: dict[str, int] = {row.uri: row.id for row, _ in old if row.id is not None}
+    if old:
+        await conn.execute(_Q["update_resources"], *columns(old, "id"))
+    if new:
+        for r in await conn.fetch(_Q["insert_resources"], *columns(new, "uri")):
+            ids[r["uri"]] = r["id"]
+    for row in plan.rows.values():
+        if row.id is None and row.uri in ids:
+            row.id = ids[row.uri]
+
+    # The log itself, and each change's place in its collections' change lists.
+    log_cols: list[list[object]] = [[] for _ in range(13)]
+    set_ids: list[int] = []
+    seqs: list[int] = []
+    set_positions: list[int] = []
+    for i, change in enumerate(changes):
+        snap, when, position = change.snapshot, stamps[i], first + i
+        values = (
+            position, ids[change.uri], sets[change.collection].id, change.change, when,
+            change.uri, None if change.change == "deleted" else (change.lastmod or when),
+            snap.content_key, snap.length, snap.type, snap.md5, snap.sha1, snap.sha256,
+        )
+        for col, value in zip(log_cols, values, strict=True):
+            col.append(value)
+        for name in ancestors(change.collection):
+            s = sets[name]
+            if (
+                s.change_seq % page_size
+                and s.page_opened_at is not None
+                and s.page_opened_at < when - seal_after
+            ):
+                s.change_seq = (s.change_seq // page_size + 1) * page_size
+            if s.change_seq % page_size == 0:
+                s.page_opened_at = when
+            set_ids.append(s.id)
+            seqs.append(s.change_seq)
+            set_positions.append(position)
+            s.change_seq += 1
+            s.dirty = True
+    await conn.execute(_Q["insert_changes"], *log_cols)
+    await conn.execute(_Q["insert_set_changes"], set_ids, seqs, set_positions)
+    dirty = [s for s in sets.values() if s.dirty]
+    await conn.execute(
+        _Q["update_collection_counters"],
+        [s.id for s in dirty],
+        [s.member_seq for s in dirty],
+        [s.change_seq for s in dirty],
+        [s.page_opened_at for s in dirty],
+    )
+
+
+async def seal_stale_pages(
+    conn: asyncpg.Connection, *, page_size: int, seal_after: timedelta
+) -> list[str]:
+    """Seal open change-list pages older than `seal_after` (quiet collections); return names."""
+    async with conn.transaction():
+        await conn.execute(_Q["append_lock"], APPEND_LOCK)
+        rows = await conn.fetch(_Q["seal_stale_pages"], page_size, seal_after)
+    return [r["name"] for r in rows]

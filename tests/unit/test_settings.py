@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.settings import SettingsError, load_settings, parse_duration
+
+
+def test_defaults(monkeypatch):
+    s = load_settings()
+    assert s.base_url == "http://127.0.0.1:8000"
+    assert s.page_size == 50_000
+    assert s.seal_after == timedelta(hours=24)
+    assert s.oai_repository_id == "headwater.local"
+    assert s.admin_email == "admin@headwater.local"
+
+
+def test_environment(monkeypatch):
+    monkeypatch.setenv("HEADWATER_PORT", "8123")
+    monkeypatch.setenv("HEADWATER_WRITE_TOKENS", "a, b,,c")
+    monkeypatch.setenv("HEADWATER_HUB_URL", "http://127.0.0.1:9/hub")
+    monkeypatch.setenv("HEADWATER_SEAL_AFTER", "90m")
+    s = load_settings()
+    assert s.base_url == "http://127.0.0.1:8123"
+    assert s.write_tokens == ["a", "b", "c"]
+    assert s.hub_url == ["http://127.0.0.1:9/hub"]
+    assert s.seal_after == timedelta(minutes=90)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("HEADWATER_PORT=9001\nHEADWATER_REPOSITORY_NAME=FromFile\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEADWATER_PORT", "9002")
+    s = load_settings()
+    assert s.port == 9002 and s.repository_name == "FromFile"
+
+
+def test_base_url_with_prefix_and_dotted_host():
+    s = load_settings(base_url="https://archive.example.org/rs/")
+    assert s.base_url == "https://archive.example.org/rs"
+    assert s.base_path == "/rs"
+    assert s.oai_repository_id == "archive.example.org"
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("HEADWATER_PORT", "eighty"),
+        ("HEADWATER_PAGE_SIZE", "60000"),
+        ("HEADWATER_BASE_URL", "http://0.0.0.0:8000"),
+        ("HEADWATER_SEAL_AFTER", "soon"),
+        ("HEADWATER_HUB_MODE", "carrier-pigeon"),
+        ("HEADWATER_HUB_URL", "not-a-url"),
+    ],
+)
+def test_invalid_value_names_the_variable(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError, match=var):
+        load_settings()
+
+
+def test_parse_duration():
+    assert parse_duration("2d") == timedelta(days=2)
+    assert parse_duration(30) == timedelta(seconds=30)
+    assert parse_duration("250ms") == timedelta(milliseconds=250)
