@@ -1,4 +1,4 @@
-"""Logging set-up: one line of JSON per record, level from configuration."""
+"""Logging set-up: one line of JSON per record with the request id, level from configuration."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ __all__ = ["configure_logging"]
 
 
 def configure_logging(level: str) -> None:
+    from app.observability import RequestIdFilter
+
     root = logging.getLogger()
+    root.setLevel(level)
     if any(getattr(h, "_headwater", False) for h in root.handlers):
-        root.setLevel(level)
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
+        JsonFormatter("%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
                       rename_fields={"levelname": "level", "asctime": "time"})
     )
+    handler.addFilter(RequestIdFilter())
     handler._headwater = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level)

@@ -15,7 +15,8 @@ from app.db.connect import connect, create_pool
 from app.db.embedded import start_embedded
 from app.logs import configure_logging
 from app.problems import install_handlers
-from app.routes import content, health, ingest
+from app.observability import ObservabilityMiddleware
+from app.routes import content, health, ingest, metrics, status
 from app.settings import Settings, load_settings
 from app.store import ContentStore
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 # the app inside the lifespan and returns an async context manager that runs while it serves.
 LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
 
-ROUTERS = [health.router, ingest.router, content.router]
+ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router]
 
 
 async def _database_url(settings: Settings) -> str:
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ContentStore(settings.content_dir)
     app.state.write_tokens = known_tokens(settings.write_tokens, settings.data_dir)
     install_handlers(app)
+    app.add_middleware(ObservabilityMiddleware)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.base_path)
     return app

@@ -1,0 +1,18 @@
+-- name: log_head
+-- The newest position and datetime of the change log.
+SELECT position, datetime FROM log_head
+
+-- name: collection_counts
+-- Live (non-deleted) resources directly in each collection, with each collection's change count.
+SELECT c.name, c.depth, c.change_seq,
+       coalesce((SELECT count(*) FROM resources r
+                 WHERE r.collection_id = c.id AND NOT r.deleted), 0) AS resources
+FROM collections c
+ORDER BY c.name
+
+-- name: changes_per_hour
+-- Changes per hour over the last day (uses the datetime index).
+SELECT date_trunc('hour', datetime) AS hour, count(*) AS n
+FROM changes
+WHERE datetime > clock_timestamp() - interval '24 hours'
+GROUP BY 1 ORDER BY 1
