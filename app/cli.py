@@ -103,6 +103,37 @@ def serve(
     )
 
 
+@cli.command()
+def check(
+    base_url: str = typer.Option(None, "--base-url", help="Source to check (HEADWATER_BASE_URL)."),
+    collection: str = typer.Option(None, help="Collection to sync (default: the first one)."),
+    oai_limit: int = typer.Option(100_000, help="Stop the OAI-PMH pass after this many ids."),
+) -> None:
+    """Verify a running source: resync baseline + hash check + audit, and an OAI-PMH pass.
+
+    Example: headwater check --base-url https://archive.example.org --collection demo
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.check import run_checks
+
+    base = base_url or _settings().base_url
+    console = Console(stderr=True)
+    with console.status("checking") as status:
+        steps = run_checks(base, collection, oai_limit=oai_limit,
+                           progress=lambda name: status.update(f"checking: {name}"))
+    table = Table(title=f"headwater check {base}")
+    for column in ("step", "result", "detail", "seconds"):
+        table.add_column(column)
+    for step in steps:
+        table.add_row(step.name, "PASS" if step.ok else "FAIL", step.detail, f"{step.seconds:.1f}")
+    Console().print(table)
+    ok = bool(steps) and all(step.ok for step in steps)
+    typer.echo("check: PASS" if ok else "check: FAIL")
+    raise typer.Exit(0 if ok else 1)
+
+
 def main() -> None:
     try:
         cli()
