@@ -104,6 +104,77 @@ def serve(
 
 
 @cli.command()
+def ingest(
+    files: list[str] = typer.Argument(..., help="JSON Lines files ('-' for stdin, .gz read as gzip)."),
+    collection: str = typer.Option(..., help="Collection the resources are published in."),
+    batch_size: int = typer.Option(5_000, help="Records per transaction."),
+    max_file_count: int = typer.Option(200, help="Refuse filesets with more files (too-many-files)."),
+    max_total_size: int = typer.Option(64 * 1024**3, help="Refuse larger filesets (too-large-size)."),
+    restart: bool = typer.Option(False, help="Ignore checkpoints and read every file from the top."),
+) -> None:
+    """Load crawler ingest results (single-file and fileset results) into a collection.
+
+    Each committed batch is checkpointed: re-running on the same file resumes after it.
+    Example: headwater ingest --collection serials:harvest_2026_11 results.jsonl.gz
+    """
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app.db.connect import connect
+    from app.loader.results import Limits
+    from app.loader.run import load_files
+    from app.names import is_collection_name
+
+    if not is_collection_name(collection):
+        typer.secho(f"invalid collection name {collection!r}", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    dsn = _database_url(settings)
+    total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
+    console = Console(stderr=True)
+    started = time.monotonic()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rate]}"),
+               TimeElapsedColumn())
+
+    async def run():  # type: ignore[no-untyped-def]
+        conn = await connect(dsn)
+        try:
+            with Progress(*columns, console=console, transient=False) as bar:
+                task = bar.add_task("loading", total=total or None, rate="")
+
+                def progress(lines: int, nbytes: int) -> None:
+                    rate = lines / max(time.monotonic() - started, 1e-6)
+                    bar.update(task, completed=nbytes, rate=f"{lines} records, {rate:,.0f}/s")
+
+                return await load_files(
+                    conn, files, collection=collection, data_dir=settings.data_dir,
+                    base_url=settings.base_url, page_size=settings.page_size,
+                    seal_after=settings.seal_after,
+                    limits=Limits(max_file_count, max_total_size), batch_size=batch_size,
+                    resume=not restart, progress=progress,
+                )
+        finally:
+            await conn.close()
+
+    summary = asyncio.run(run())
+    elapsed = time.monotonic() - started
+    typer.echo(f"lines read: {summary.lines} in {elapsed:.1f}s "
+               f"({summary.lines / max(elapsed, 1e-6):,.0f}/s)")
+    typer.echo(f"loaded: {summary.loaded} results → {summary.resources} resources "
+               f"({summary.changed} changes, {summary.unchanged} unchanged)")
+    if summary.resumed:
+        typer.echo(f"resumed: {summary.resumed} lines already committed by an earlier run")
+    for reason, count in sorted(summary.skipped.items()):
+        typer.echo(f"skipped {reason}: {count}")
+    typer.echo(f"rejected: {len(summary.rejected)}")
+    for name, line, reason in summary.rejected[:50]:
+        typer.echo(f"  {name}:{line}: {reason}")
+    raise typer.Exit(1 if summary.rejected else 0)
+
+
+@cli.command()
 def check(
     base_url: str = typer.Option(None, "--base-url", help="Source to check (HEADWATER_BASE_URL)."),
     collection: str = typer.Option(None, help="Collection to sync (default: the first one)."),

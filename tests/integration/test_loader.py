@@ -1,0 +1,117 @@
+"""`headwater ingest`: the bulk loader on the shipped sample, limits, resume, rejects."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from app.loader.results import Limits, interpret
+from app.loader.run import checkpoint_path, load_files
+from tests.conftest import ROOT
+
+SAMPLE = ROOT / "tests" / "data" / "sample-ingest.jsonl"
+
+
+async def load(db, data_dir, files, **kw):
+    return await load_files(db, [str(f) for f in files], collection=kw.pop("collection", "demo"),
+                            data_dir=data_dir, base_url="http://127.0.0.1:8000", page_size=1000,
+                            seal_after=timedelta(hours=24), **kw)
+
+
+async def test_sample_counts_by_outcome(db, data_dir):
+    s = await load(db, data_dir, [SAMPLE])
+    assert s.lines == 32 and s.loaded == 22 and s.resources == 25
+    assert dict(s.skipped) == {"no-pdf-link": 5, "terminal-bad-status": 4, "too-many-files": 1}
+    assert s.rejected == []
+    assert await db.fetchval("SELECT count(*) FROM resources") == 25
+    fileset = await db.fetchrow(
+        "SELECT links, metadata FROM resources WHERE uri = 'https://zenodo.example.org/record/7777'")
+    assert [link["rel"] for link in fileset["links"]] == ["item"] * 3
+    member = await db.fetchrow("SELECT links, length, md5 FROM resources "
+                               "WHERE uri LIKE 'https://zenodo.example.org/record/7777/files/data/readme.txt%'")
+    assert member["links"] == [{"rel": "collection", "href": "https://zenodo.example.org/record/7777"}]
+    assert member["length"] > 0 and len(member["md5"]) == 32
+
+
+async def test_rerun_resumes_and_changes_nothing(db, data_dir):
+    await load(db, data_dir, [SAMPLE])
+    changes = await db.fetchval("SELECT count(*) FROM changes")
+    s = await load(db, data_dir, [SAMPLE])
+    assert s.resumed == 32 and s.loaded == 0
+    s = await load(db, data_dir, [SAMPLE], resume=False)
+    assert s.loaded == 22 and s.changed == 0 and s.unchanged == 25
+    assert await db.fetchval("SELECT count(*) FROM changes") == changes
+
+
+async def test_gzip_and_limits(db, data_dir, tmp_path):
+    gz = tmp_path / "sample.jsonl.gz"
+    gz.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    s = await load(db, data_dir, [gz], limits=Limits(max_file_count=2, max_total_size=10**9))
+    assert s.skipped["too-many-files"] == 2
+    s2 = await load(db, data_dir, [gz], limits=Limits(max_total_size=100), resume=False)
+    assert s2.skipped["too-large-size"] == 1
+
+
+async def test_bad_lines_are_rejected_with_line_numbers(db, data_dir, tmp_path):
+    good = SAMPLE.read_text().splitlines()[0]
+    bad_hash = orjson.loads(good)
+    bad_hash["file_meta"]["md5hex"] = "xyz"
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([good, "{not json", orjson.dumps(bad_hash).decode(), "[1]"]) + "\n")
+    s = await load(db, data_dir, [path])
+    assert [(line, reason.split(":")[0]) for _, line, reason in s.rejected] == [
+        (2, "malformed JSON"), (3, "md5"), (4, "a line must hold a JSON object")]
+    assert s.loaded == 1
+
+
+def test_interpret_single_file_prefers_terminal_url():
+    line = orjson.loads(SAMPLE.read_text().splitlines()[0])
+    out = interpret(line, "c", Limits())
+    assert out.records[0]["uri"] == line["terminal"]["terminal_url"]
+    assert out.records[0]["lastmod"].endswith("+00:00")
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    exe = Path(sys.executable).with_name("headwater")
+    return subprocess.Popen([str(exe), "ingest", *args], env=env, cwd=ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+async def test_kill_mid_load_then_resume(db, database_url, data_dir, tmp_path):
+    # 20,000 single-file results in batches of 500: killed part-way, then resumed
+    lines = []
+    for i in range(20_000):
+        lines.append(orjson.dumps({
+            "status": "success", "request": {"base_url": f"https://e.org/{i}"},
+            "terminal": {"terminal_url": f"https://e.org/{i}.pdf"},
+            "file_meta": {"size_bytes": i, "md5hex": f"{i:032x}", "mimetype": "application/pdf"},
+        }).decode())
+    path = tmp_path / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
+    env.update({"DATABASE_URL": database_url, "HEADWATER_DATA_DIR": str(data_dir),
+                "HEADWATER_PAGE_SIZE": "1000"})
+    proc = _cli("--collection", "big", "--batch-size", "500", str(path), env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not checkpoint_path(data_dir, path).is_file():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    committed = await db.fetchval("SELECT count(*) FROM resources")
+    assert committed % 500 == 0 and 0 < committed < 20_000  # whole batches only
+    proc = _cli("--collection", "big", "--batch-size", "500", str(path), env=env)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "resumed:" in out
+    assert await db.fetchval("SELECT count(*) FROM resources") == 20_000
+    assert await db.fetchval("SELECT count(*) FROM changes") == 20_000
+    assert shutil.which("true")
