@@ -6,12 +6,14 @@ problem is reported with a JSON Pointer into the request (`/3/md5`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -37,6 +39,20 @@ DcName = Literal[
     "format", "identifier", "source", "language", "relation", "coverage", "rights",
 ]
 
+# PostgreSQL text cannot hold NUL and XML 1.0 cannot carry C0 controls other than tab, LF, CR
+# (nor DEL, which is discouraged): refuse them here rather than fail at the database or publish
+# ill-formed XML. Lone surrogates never get this far: orjson refuses them while parsing.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_controls(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Clean = AfterValidator(_no_controls)
+
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$", to_lower=True)]
 Hex40 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{40}$", to_lower=True)]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]
@@ -45,6 +61,7 @@ HttpUri = Annotated[
     StringConstraints(
         max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://[^\s/?#@]+(?:[/?#][^\s]*)?$"
     ),
+    Clean,
 ]
 MediaType = Annotated[
     str,
@@ -52,14 +69,15 @@ MediaType = Annotated[
         max_length=255,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\s*(;.*)?$",
     ),
+    Clean,
 ]
-DcValue = Annotated[str, StringConstraints(max_length=65_536)]
+DcValue = Annotated[str, StringConstraints(max_length=65_536), Clean]
 _FUTURE_SLACK = timedelta(days=1)
 
 
 class Link(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    rel: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    rel: Annotated[str, StringConstraints(min_length=1, max_length=1024), Clean]
     href: HttpUri
     type: MediaType | None = None
 
@@ -79,9 +97,9 @@ class Record(BaseModel):
     lastmod: AwareDatetime | None = None
     deleted: StrictBool = False
     metadata: dict[DcName, DcValue | list[DcValue]] | None = None
-    links: Annotated[list[Link], Field(max_length=1000)] | None = None
+    links: Annotated[list[Link], Field(max_length=100)] | None = None
     oai_identifier: Annotated[
-        str, StringConstraints(max_length=1024, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+        str, StringConstraints(max_length=1024, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"), Clean
     ] | None = None
 
     @field_validator("lastmod")
@@ -121,9 +139,14 @@ _record = TypeAdapter(Record)
 _MAX_REPORTED = 100
 
 
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic names the union member that failed (`str`, `list[constrained-str]`): not a key
+    return isinstance(part, str) and ("[" in part or part in ("str", "constrained-str"))
+
+
 def _pointer(loc: tuple[int | str, ...]) -> str:
     # pydantic marks a bad dict key as `[key]`: the pointer names the key itself
-    parts = [p for p in loc if p != "[key]"]
+    parts = [p for p in loc if p != "[key]" and not _is_union_tag(p)]
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
@@ -136,7 +159,10 @@ def _field_errors(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> l
             msg = "unknown key"
         elif err["type"] == "string_pattern_mismatch":
             msg = f"invalid value for {loc[-1]}" if loc else "invalid value"
-        out.append(FieldError(_pointer(loc), msg))
+        pointer = _pointer(loc)
+        if any(e.pointer == pointer for e in out):
+            continue  # one report per field, not one per union member tried
+        out.append(FieldError(pointer, msg))
     return out
 
 

@@ -1,0 +1,89 @@
+"""Control characters, NUL, lone surrogates and invalid UTF-8 in ingest records.
+
+PostgreSQL `text` cannot hold NUL and XML 1.0 cannot carry C0 controls other than tab, LF and CR,
+so such values are refused up front with 422 naming the field — never a 500, never ill-formed XML.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+BAD_CHARS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\x7f"]
+
+
+def _record(**extra: object) -> dict[str, object]:
+    base: dict[str, object] = {"uri": "http://example.org/ok", "collection": "sec"}
+    base.update(extra)
+    return base
+
+
+def _cases(ch: str) -> list[tuple[dict[str, object], str]]:
+    return [
+        (_record(uri=f"http://example.org/a{ch}b"), "/0/uri"),
+        (_record(type=f"text/html; charset=a{ch}b"), "/0/type"),
+        (_record(metadata={"title": f"a{ch}b"}), "/0/metadata/title"),
+        (_record(metadata={"creator": ["fine", f"a{ch}b"]}), "/0/metadata/creator/1"),
+        (_record(links=[{"rel": f"a{ch}b", "href": "http://example.org/x"}]), "/0/links/0/rel"),
+        (_record(links=[{"rel": "alternate", "href": f"http://example.org/{ch}"}]),
+         "/0/links/0/href"),
+        (_record(links=[{"rel": "alternate", "href": "http://example.org/x",
+                         "type": f"text/plain;x={ch}"}]), "/0/links/0/type"),
+        (_record(oai_identifier=f"oai:example.org:a{ch}b"), "/0/oai_identifier"),
+    ]
+
+
+ALL_CASES = [
+    pytest.param(record, pointer, id=f"{pointer}-{ord(ch):02x}")
+    for ch in BAD_CHARS for record, pointer in _cases(ch)
+]
+
+
+@pytest.mark.parametrize(("record", "pointer"), ALL_CASES)
+async def test_control_character_refused_naming_the_field(client, auth, db, record, pointer):
+    before = await db.fetchval("SELECT count(*) FROM changes")
+    response = await client.post("/ingest", content=json.dumps([record]), headers={
+        **auth, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    pointers = [e["pointer"] for e in response.json()["errors"]]
+    assert pointer in pointers, pointers
+    assert await db.fetchval("SELECT count(*) FROM changes") == before
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+
+
+@pytest.mark.parametrize("ndjson_line", [
+    b'{"uri": "http://example.org/\\u0000", "collection": "sec"}',
+    b'{"uri": "http://example.org/x", "collection": "sec", "metadata": {"title": "\\u0007"}}',
+])
+async def test_control_character_refused_in_ndjson(client, auth, db, ndjson_line):
+    response = await client.post("/ingest", content=ndjson_line, headers={
+        **auth, "Content-Type": "application/x-ndjson"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["pointer"].startswith("/0/")
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+
+
+@pytest.mark.parametrize("body", [
+    b'[{"uri": "http://example.org/\\ud800", "collection": "sec"}]',  # lone high surrogate
+    b'[{"uri": "http://example.org/\\udfff", "collection": "sec"}]',  # lone low surrogate
+    b'[{"uri": "http://example.org/\xed\xa0\x80", "collection": "sec"}]',  # CESU surrogate bytes
+    b'[{"uri": "http://example.org/\xff\xfe", "collection": "sec"}]',  # not UTF-8 at all
+    b'[{"uri": "http://example.org/x", "collection": "sec", "metadata": {"title": "\xc3"}}]',
+])
+async def test_invalid_unicode_refused(client, auth, db, body):
+    response = await client.post("/ingest", content=body, headers={
+        **auth, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+
+
+async def test_tab_newline_and_carriage_return_are_allowed_in_metadata(client, auth, db):
+    record = _record(metadata={"description": "line one\nline\ttwo\r\nthree"})
+    response = await client.post("/ingest", content=json.dumps([record]), headers={
+        **auth, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    stored = await db.fetchval("SELECT metadata FROM resources")
+    assert stored["description"] == ["line one\nline\ttwo\r\nthree"]
