@@ -97,7 +97,7 @@ class Record(BaseModel):
     lastmod: AwareDatetime | None = None
     deleted: StrictBool = False
     metadata: dict[DcName, DcValue | list[DcValue]] | None = None
-    links: Annotated[list[Link], Field(max_length=100)] | None = None
+    links: Annotated[list[Link], Field(max_length=1000)] | None = None
     oai_identifier: Annotated[
         str, StringConstraints(max_length=1024, pattern=r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$"), Clean
     ] | None = None
