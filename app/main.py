@@ -16,8 +16,10 @@ from app.db.embedded import start_embedded
 from app.logs import configure_logging
 from app.problems import install_handlers
 from app.observability import ObservabilityMiddleware
-from app.routes import content, health, ingest, metrics, status
+from app.routes import content, health, ingest, metrics, status, resourcesync
 from app.settings import Settings, load_settings
+from app.routes import notifications
+from notifier.service import lifespan_hook as notifier_hook
 from app.store import ContentStore
 
 __all__ = ["create_app", "LIFESPAN_HOOKS"]
@@ -28,7 +30,9 @@ log = logging.getLogger(__name__)
 # the app inside the lifespan and returns an async context manager that runs while it serves.
 LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
 
-ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router]
+ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router, resourcesync.router]
+ROUTERS.append(notifications.router)
+LIFESPAN_HOOKS.append(notifier_hook)
 
 
 async def _database_url(settings: Settings) -> str:

@@ -1,0 +1,85 @@
+"""Sealed Change List pages kept as files: rendered once, with a gzip copy compressed once.
+
+A sealed page never changes (DESIGN invariant 2), so after its first request it is served as a
+static file would be. Files are named by the page's ETag token (which covers the database
+instance, base URL, set and page), written to a temp name, fsynced and renamed, so a reader
+never sees a partial file and concurrent first requests simply race to the same bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["SealedPages"]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SealedPages:
+    def __init__(self, root: Path):
+        self.root = root
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def paths(self, token: str) -> tuple[Path, Path]:
+        folder = self.root / token[:2]
+        return folder / f"{token}.xml", folder / f"{token}.xml.gz"
+
+    def ready(self, token: str) -> bool:
+        xml, gz = self.paths(token)
+        return xml.is_file() and gz.is_file()
+
+    async def ensure(self, token: str, render: Callable[[], AsyncIterator[bytes]]
+                     ) -> tuple[Path, Path]:
+        """The page's two files, rendering them first if this is the first request."""
+        xml, gz = self.paths(token)
+        if self.ready(token):
+            return xml, gz
+        lock = self._locks.setdefault(token, asyncio.Lock())
+        async with lock:
+            if not self.ready(token):
+                await self._render(xml, gz, render)
+        self._locks.pop(token, None)
+        return xml, gz
+
+    async def _render(self, xml: Path, gz: Path, render: Callable[[], AsyncIterator[bytes]]
+                      ) -> None:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        tag = uuid.uuid4().hex
+        tmp_xml, tmp_gz = xml.with_name(f".{tag}.xml.tmp"), gz.with_name(f".{tag}.gz.tmp")
+        try:
+            with open(tmp_xml, "wb") as raw, open(tmp_gz, "wb") as graw:
+                zipped = gzip.GzipFile(fileobj=graw, mode="wb", compresslevel=6, mtime=0)
+                async for chunk in render():
+                    # compression is CPU work: keep it off the event loop
+                    await asyncio.to_thread(_write, raw, zipped, chunk)
+                await asyncio.to_thread(_finish, raw, zipped, graw)
+            os.replace(tmp_gz, gz)
+            os.replace(tmp_xml, xml)
+            _fsync_dir(xml.parent)
+        finally:
+            tmp_xml.unlink(missing_ok=True)
+            tmp_gz.unlink(missing_ok=True)
+
+
+def _write(raw: BinaryIO, zipped: gzip.GzipFile, chunk: bytes) -> None:
+    raw.write(chunk)
+    zipped.write(chunk)
+
+
+def _finish(raw: BinaryIO, zipped: gzip.GzipFile, graw: BinaryIO) -> None:
+    zipped.close()
+    for f in (raw, graw):
+        f.flush()
+        os.fsync(f.fileno())

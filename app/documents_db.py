@@ -1,0 +1,127 @@
+"""Reading documents out of PostgreSQL: one snapshot per document, keyset ranges, fragments.
+
+A document is read inside one REPEATABLE READ, read-only transaction, so its head (`at`,
+`from`/`until`), its ETag and every entry come from the same state. Entries are the fragments
+pre-rendered at write time (migration 0002), fetched `CHUNK` rows at a time as one
+`string_agg` per keyset range: a few round trips per page, no OFFSET, no per-row Python work,
+and memory bounded by one chunk whatever the collection's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from app.db.queries import load_queries
+from sitemaps.paging import PartStats
+
+__all__ = ["Q", "CHUNK", "Snapshot", "open_snapshot", "Collection", "collection", "part_stats",
+           "resource_chunks", "plain_chunks", "change_chunks", "page_bounds", "set_head"]
+
+Q = load_queries("app", "sql/sitemaps.sql")
+CHUNK = 5_000
+
+
+class Snapshot:
+    """A pooled connection in a read-only REPEATABLE READ transaction, closed exactly once.
+
+    A streamed body outlives the route function, so the snapshot is handed to the response,
+    which closes it when the body ends (or at once for HEAD and 304)."""
+
+    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection,
+                 tr: asyncpg.transaction.Transaction):
+        self.pool, self.conn, self._tr = pool, conn, tr
+        self._closed = False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._tr.rollback()
+        finally:
+            await self.pool.release(self.conn)
+
+
+async def open_snapshot(pool: asyncpg.Pool) -> Snapshot:
+    conn = await pool.acquire()
+    try:
+        tr = conn.transaction(isolation="repeatable_read", readonly=True)
+        await tr.start()
+    except BaseException:
+        await pool.release(conn)
+        raise
+    return Snapshot(pool, conn, tr)
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: int
+    name: str
+    change_seq: int
+    member_seq: int
+    created_at: datetime
+
+
+async def collection(conn: asyncpg.Connection, name: str) -> Collection | None:
+    row = await conn.fetchrow(Q["collection"], name)
+    return Collection(**dict(row)) if row else None
+
+
+async def set_head(conn: asyncpg.Connection, c: Collection) -> tuple[int, datetime]:
+    """Position and datetime of the set's newest change (the Resource List's `at`)."""
+    row = await conn.fetchrow(Q["set_head"], c.id)
+    if row is None:  # a collection is created by its first change; keep a sane fallback
+        return 0, c.created_at
+    return row["position"], row["datetime"]
+
+
+async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None
+                     ) -> tuple[list[PartStats], dict[str, int]]:
+    """Per-part entries and bytes of the given collections (every collection when None), and
+    the id of each collection named."""
+    if ids is None:
+        rows = await conn.fetch(Q["all_resource_parts"])
+    else:
+        rows = await conn.fetch(Q["resource_parts"], list(ids))
+    stats = [PartStats(r["collection"], r["part"], r["entries"], r["bytes"]) for r in rows]
+    return stats, {r["collection"]: r["collection_id"] for r in rows}
+
+
+async def _chunks(conn: asyncpg.Connection, sql: str, key: object, lo: int, hi: int,
+                  *extra: object) -> AsyncIterator[bytes]:
+    for start in range(lo, hi, CHUNK):
+        text = await conn.fetchval(sql, key, start, min(start + CHUNK, hi), *extra)
+        if text:
+            yield text.encode()
+
+
+def resource_chunks(conn: asyncpg.Connection, collection_id: int, lo: int, hi: int
+                    ) -> AsyncIterator[bytes]:
+    return _chunks(conn, Q["resource_chunk"], collection_id, lo, hi)
+
+
+def plain_chunks(conn: asyncpg.Connection, collection_id: int, lo: int, hi: int, prefix: str
+                 ) -> AsyncIterator[bytes]:
+    return _chunks(conn, Q["plain_chunk"], collection_id, lo, hi, prefix)
+
+
+def change_chunks(conn: asyncpg.Connection, set_id: int, lo: int, hi: int
+                  ) -> AsyncIterator[bytes]:
+    return _chunks(conn, Q["change_chunk"], set_id, lo, hi)
+
+
+async def page_bounds(conn: asyncpg.Connection, set_id: int, pages: Sequence[int],
+                      page_size: int) -> dict[int, tuple[datetime, datetime]]:
+    """{page: (from, last change datetime)}: `from` of page k is the datetime of page k-1's
+    last change (the `until` it sealed with), the set's first change for page 0."""
+    if not pages:
+        return {}
+    ends = sorted({(k + 1) * page_size for k in pages} | {k * page_size for k in pages if k})
+    rows = await conn.fetch(Q["page_times"], set_id, ends)
+    last = {r["end_seq"]: r["last"] for r in rows}
+    first = await conn.fetchval(Q["first_change"], set_id)
+    return {k: (last[k * page_size] if k else first, last[(k + 1) * page_size]) for k in pages}

@@ -1,0 +1,77 @@
+"""One `<url>` entry per row: the Python twins of the fragments PostgreSQL pre-renders.
+
+`app/migrations/0002_document_fragments.sql` renders the same bytes at write time
+(`headwater_resource_url`, `headwater_change_url`); a test proves the two agree, so documents
+may mix stored fragments and fragments built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sitemaps.format import esc, hash_value, url_entry, w3c
+
+__all__ = ["ResourceRow", "ChangeRow", "resource_url", "change_url", "plain_url"]
+
+_LINK_ATTRS = ("rel", "href", "type")
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    uri: str
+    lastmod: datetime | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    length: int | None = None
+    type: str | None = None
+    links: Sequence[Mapping[str, Any]] = field(default=())
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    uri: str
+    change: str
+    datetime: datetime
+    lastmod: datetime | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    length: int | None = None
+    type: str | None = None
+
+
+def _md(**attrs: Any) -> dict[str, Any] | None:
+    kept = {k: v for k, v in attrs.items() if v is not None}
+    return kept or None
+
+
+def _links(links: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    # rel, href, type only, in that order: the attributes an ingest record may carry
+    return [{k: link[k] for k in _LINK_ATTRS if link.get(k) is not None} for link in links or ()]
+
+
+def resource_url(row: ResourceRow) -> str:
+    """A Resource List entry: loc, lastmod, `rs:md` (hash, length, type), `rs:ln`s."""
+    md = _md(hash=hash_value(row.md5, row.sha1, row.sha256), length=row.length, type=row.type)
+    return url_entry(row.uri, lastmod=row.lastmod, md=md, links=_links(row.links))
+
+
+def change_url(row: ChangeRow) -> str:
+    """A Change List entry: `change` and `datetime` always; lastmod and fixity unless deleted."""
+    if row.change == "deleted":
+        return url_entry(row.uri, md={"change": row.change, "datetime": row.datetime})
+    md = {"change": row.change, "datetime": row.datetime}
+    md.update(_md(hash=hash_value(row.md5, row.sha1, row.sha256), length=row.length,
+                  type=row.type) or {})
+    return url_entry(row.uri, lastmod=row.lastmod, md=md)
+
+
+def plain_url(uri: str, lastmod: datetime | None) -> str:
+    """A sitemaps.org entry for search engines: loc and lastmod only, no `rs:` elements."""
+    if lastmod is None:
+        return f"<url><loc>{esc(uri)}</loc></url>\n"
+    return f"<url><loc>{esc(uri)}</loc><lastmod>{w3c(lastmod)}</lastmod></url>\n"
