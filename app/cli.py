@@ -100,6 +100,10 @@ def serve(
         "app.main:create_app", factory=True, host=settings.host, port=settings.port,
         workers=workers or settings.workers, log_level=settings.log_level.lower(),
         proxy_headers=True, timeout_graceful_shutdown=10,
+        # connection-level limits (app/limits.py does request-level back-pressure with 429)
+        timeout_keep_alive=settings.timeout_keep_alive,
+        h11_max_incomplete_event_size=settings.max_header_size,
+        limit_concurrency=settings.limit_concurrency or None, backlog=settings.backlog,
     )
 
 
@@ -203,6 +207,26 @@ def check(
     ok = bool(steps) and all(step.ok for step in steps)
     typer.echo("check: PASS" if ok else "check: FAIL")
     raise typer.Exit(0 if ok else 1)
+
+
+@cli.command()
+def notifier() -> None:
+    """Deliver change notifications to the configured hubs until SIGINT/SIGTERM.
+
+    For HEADWATER_NOTIFIER=external; several may run: one per hub is active, the others wait.
+    Example: HEADWATER_HUB_URL=https://hub.example.org/ headwater notifier
+    """
+    from app.logs import configure_logging
+    from notifier.service import run_standalone
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    dsn = settings.database_url
+    if not dsn:  # share the web process's embedded cluster; leave it running at exit
+        from app.db.embedded import start_embedded
+
+        dsn = start_embedded(settings.data_dir, stop_at_exit=False)
+    raise typer.Exit(asyncio.run(run_standalone(settings, dsn)))
 
 
 def main() -> None:

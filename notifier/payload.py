@@ -1,0 +1,75 @@
+"""Change notifications as bytes: pure, rows in, bytes out (ResourceSync Change Notification
+1.0.1 §3). Entries are Change List entries built from `sitemaps/format.py`, so a notification
+and the Change List describe a change with the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from app.names import ancestors
+from sitemaps.format import URLSET_CLOSE, hash_value, url_entry, urlset_open
+
+__all__ = ["Change", "group_by_channel", "change_entry", "notification", "link_header",
+           "first_from"]
+
+CAPABILITY = "change-notification"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of the change log, as notified (the resource as it was at that change)."""
+
+    position: int
+    collection: str  # the leaf collection
+    uri: str
+    change: str
+    datetime: datetime
+    lastmod: datetime | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    length: int | None = None
+    type: str | None = None
+
+
+def group_by_channel(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    """Channel name → its changes in log order. A change belongs to its leaf collection's
+    channel and to every ancestor's (a parent's channel carries its children's changes)."""
+    out: dict[str, list[Change]] = {}
+    for change in changes:
+        for channel in ancestors(change.collection):
+            out.setdefault(channel, []).append(change)
+    return out
+
+
+def change_entry(change: Change) -> str:
+    """A Change List `<url>`: change and datetime always; lastmod and fixity unless deleted."""
+    md: dict[str, object] = {"change": change.change, "datetime": change.datetime}
+    if change.change == "deleted":
+        return url_entry(change.uri, md=md)
+    md.update(hash=hash_value(change.md5, change.sha1, change.sha256), length=change.length,
+              type=change.type)
+    return url_entry(change.uri, lastmod=change.lastmod, md=md)
+
+
+def notification(*, up: str, from_: datetime, until: datetime,
+                 entries: Sequence[Change]) -> bytes:
+    """One `urlset` change notification: `rs:ln rel="up"` to the channel's Capability List,
+    `rs:md capability="change-notification" from until`, then the entries in log order."""
+    head = urlset_open({"capability": CAPABILITY, "from": from_, "until": until}, [("up", up)])
+    return "".join([head, *map(change_entry, entries), URLSET_CLOSE]).encode("utf-8")
+
+
+def first_from(created_at: datetime, first_change: datetime) -> datetime:
+    """`from` of a channel's first notification: the collection's creation time, which is
+    never after its first change; kept strictly before it so the interval (from, until]
+    visibly holds that change even if clocks disagree."""
+    return min(created_at, first_change - timedelta(microseconds=1))
+
+
+def link_header(topic: str, hubs: Iterable[str]) -> str:
+    """`Link: <topic>; rel="self", <hub>; rel="hub"` (WebSub discovery, spec §4.1)."""
+    return ", ".join([f'<{topic}>; rel="self"', *(f'<{hub}>; rel="hub"' for hub in hubs)])

@@ -1,0 +1,174 @@
+"""The loop that delivers the change log to one hub, in order, at least once.
+
+Holding the hub's lease (`leader.lead`), it reads the log by keyset from its durable cursor,
+waits up to the batch window for a partial batch to fill, sends one notification per affected
+channel, retries a failed send with capped, jittered backoff (honouring `Retry-After`) until the
+hub accepts it, and only then moves the cursor and the channels' `until`s, in one transaction.
+Nothing is ever skipped: the backlog is the log itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from app import urls
+from app.db.queries import load_queries
+from notifier.backoff import next_delay, retry_delay
+from notifier.hub import HubClient, Outcome
+from notifier.leader import Lease, lead
+from notifier.payload import Change, first_from, group_by_channel, notification
+
+__all__ = ["Tuning", "HubWorker", "wait_any"]
+
+log = logging.getLogger("notifier")
+Q = load_queries("notifier", "sql/notifier.sql")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    batch: int = 1_000  # changes per batch (HEADWATER_NOTIFY_BATCH)
+    window: float = 0.05  # seconds a partial batch may wait to fill (HEADWATER_NOTIFY_WINDOW)
+    poll: float = 5.0  # seconds between reads when no NOTIFY arrives (HEADWATER_NOTIFY_POLL)
+    retry_base: float = 0.25  # first retry after 0.125–0.25 s …
+    retry_cap: float = 30.0  # … doubling up to 15–30 s
+    reconnect_cap: float = 5.0  # database reconnects back off up to this
+    lock_retry: float = 1.0  # a standby process tries the hub's lock this often
+
+
+class _Interrupted(Exception):
+    """Stop was asked for while a batch was unacknowledged: leave the cursor where it is."""
+
+
+async def wait_any(events: Iterable[asyncio.Event], timeout: float) -> None:
+    """Until any event is set or `timeout` seconds pass."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        with suppress(asyncio.CancelledError):
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+
+class HubWorker:
+    """Delivers every change to one hub; any number may run, one per hub is active."""
+
+    def __init__(self, *, dsn: str, hub: str, client: HubClient, base_url: str,
+                 stop: asyncio.Event, tuning: Tuning = Tuning(),
+                 rand: Callable[[], float] = random.random):
+        self.dsn, self.hub, self.client, self.base = dsn, hub, client, base_url
+        self.stop, self.tuning, self.rand = stop, tuning, rand
+        self.websub = client.mode == "websub"
+        self.active = False  # this process holds the hub's lock
+
+    async def run(self) -> None:
+        """Until `stop`: take the lease, tail; on a lost database, reconnect and resume from
+        the durable cursor."""
+        failures = 0
+        while not self.stop.is_set():
+            try:
+                async with lead(self.dsn, self.hub, self.stop,
+                                retry_every=self.tuning.lock_retry) as lease:
+                    if lease is None:
+                        return
+                    self.active, failures = True, 0
+                    await self._tail(lease)
+            except _Interrupted:
+                return
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                failures += 1
+                log.warning("notifier for %s: database unavailable (%s: %s); reconnecting",
+                            self.hub, type(exc).__name__, exc)
+            except Exception:
+                failures += 1
+                log.exception("notifier for %s: unexpected error; restarting from the cursor",
+                              self.hub)
+            finally:
+                self.active = False
+            delay = next_delay(failures, base=0.2, cap=self.tuning.reconnect_cap, rand=self.rand)
+            await wait_any([self.stop], delay)
+
+    async def _tail(self, lease: Lease) -> None:
+        conn = lease.conn
+        await conn.execute(Q["ensure_cursor"], self.hub)
+        cursor: int = await conn.fetchval(Q["cursor"], self.hub)
+        while not self.stop.is_set():
+            if lease.lost.is_set():
+                raise ConnectionError("the notifier's database connection was lost")
+            lease.wake.clear()  # a NOTIFY from here on means "read again"
+            rows = await self._fetch(conn, cursor)
+            if not rows:
+                await wait_any([lease.wake, self.stop], self.tuning.poll)
+                continue
+            if len(rows) < self.tuning.batch and self.tuning.window > 0:
+                age = (datetime.now(UTC) - rows[0].datetime).total_seconds()
+                delay = min(self.tuning.window - age, self.tuning.window)
+                if delay > 0:
+                    await wait_any([self.stop], delay)
+                    rows = await self._fetch(conn, cursor)
+            await self._deliver(lease, rows)
+            cursor = rows[-1].position
+
+    async def _fetch(self, conn: asyncpg.Connection, cursor: int) -> list[Change]:
+        records = await conn.fetch(Q["changes_after"], cursor, self.tuning.batch)
+        return [Change(*r) for r in records]
+
+    async def _deliver(self, lease: Lease, rows: list[Change]) -> None:
+        """Send the batch, one notification per channel, retrying each until accepted; then
+        move the cursor and the channels' `until`s together."""
+        conn = lease.conn
+        groups = group_by_channel(rows)
+        starts = {r["name"]: r for r in await conn.fetch(Q["channel_starts"], self.hub,
+                                                         list(groups))}
+        until = rows[-1].datetime  # >= every entry, < the next change's datetime
+        attempt = 0
+        for name, entries in groups.items():
+            topic = urls.notification_topic(self.base, name)
+            body = b"" if self.websub else notification(
+                up=urls.capability_list(self.base, name),
+                from_=starts[name]["until"] or first_from(starts[name]["created_at"],
+                                                          entries[0].datetime),
+                until=until, entries=entries)
+            while True:
+                outcome = await self.client.publish(topic, body)
+                if outcome.ok:
+                    attempt = 0
+                    break
+                attempt += 1
+                await self._failed(conn, outcome, attempt, name, len(entries))
+                delay = retry_delay(attempt, outcome.retry_after, base=self.tuning.retry_base,
+                                    cap=self.tuning.retry_cap, rand=self.rand)
+                await wait_any([self.stop, lease.lost], delay)
+                if self.stop.is_set():
+                    raise _Interrupted
+                if lease.lost.is_set():
+                    raise ConnectionError("the notifier's database connection was lost")
+        async with conn.transaction():
+            await conn.execute(Q["advance"], self.hub, rows[-1].position)
+            await conn.execute(Q["set_untils"], self.hub, [starts[n]["id"] for n in groups],
+                               until)
+
+    async def _failed(self, conn: asyncpg.Connection, outcome: Outcome, attempt: int,
+                      channel: str, count: int) -> None:
+        if outcome.permanent:
+            # loud: this needs a person (wrong hub URL, a hub refusing our payload); the batch
+            # is kept and retried at the capped rate, never skipped
+            log.error("notifier for %s: hub REFUSED %d change(s) on channel %s (%s); this will "
+                      "not succeed by retrying as is; retrying anyway, nothing is skipped "
+                      "(attempt %d)", self.hub, count, channel, outcome.detail, attempt)
+        else:
+            log.warning("notifier for %s: delivery failed on channel %s (%s); retry %d",
+                        self.hub, channel, outcome.detail, attempt)
+        await conn.execute(Q["record_failure"], self.hub, int(outcome.permanent),
+                           outcome.detail[:500])
