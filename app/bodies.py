@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -24,10 +25,27 @@ def check_declared_length(request: Request, limit: int) -> None:
             raise _too_large(limit)
 
 
+async def _timed_chunks(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks, each awaited at most HEADWATER_BODY_READ_TIMEOUT: a client trickling
+    its upload (slowloris) gets 408 instead of holding a worker and a temp file forever."""
+    timeout = request.app.state.settings.body_read_timeout.total_seconds()
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), timeout)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise HTTPProblem(408, "request body too slow",
+                              f"no body data received for {timeout:g} s",
+                              headers={"Connection": "close"}) from None
+        yield chunk
+
+
 async def stream_limited(request: Request, limit: int) -> AsyncIterator[bytes]:
     check_declared_length(request, limit)
     seen = 0
-    async for chunk in request.stream():
+    async for chunk in _timed_chunks(request):
         seen += len(chunk)
         if seen > limit:
             raise _too_large(limit)

@@ -100,6 +100,10 @@ def serve(
         "app.main:create_app", factory=True, host=settings.host, port=settings.port,
         workers=workers or settings.workers, log_level=settings.log_level.lower(),
         proxy_headers=True, timeout_graceful_shutdown=10,
+        # connection-level limits (app/limits.py does request-level back-pressure with 429)
+        timeout_keep_alive=settings.timeout_keep_alive,
+        h11_max_incomplete_event_size=settings.max_header_size,
+        limit_concurrency=settings.limit_concurrency or None, backlog=settings.backlog,
     )
 
 

@@ -13,6 +13,8 @@ from app.auth import known_tokens
 from app.db import migrate
 from app.db.connect import connect, create_pool
 from app.db.embedded import start_embedded
+from app.html_headers import HtmlSecurityHeaders
+from app.limits import install_limits
 from app.logs import configure_logging
 from app.problems import install_handlers
 from app.observability import ObservabilityMiddleware
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = ContentStore(settings.content_dir)
     app.state.write_tokens = known_tokens(settings.write_tokens, settings.data_dir)
     install_handlers(app)
+    install_limits(app, settings)
+    app.add_middleware(HtmlSecurityHeaders)
     app.add_middleware(ObservabilityMiddleware)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.base_path)

@@ -95,6 +95,16 @@ class Settings(BaseSettings):
     package_max_bytes: int = Field(default=100 * 1024**2, ge=1024)
     package_max_files: int = Field(default=50_000, ge=1)
 
+    # Limits and back-pressure (app/limits.py; uvicorn's own limits in `serve`).
+    max_inflight: int = Field(default=1_000, ge=1)
+    document_concurrency: int = Field(default=16, ge=1)
+    busy_wait: Duration = timedelta(milliseconds=500)
+    body_read_timeout: Duration = timedelta(seconds=30)
+    timeout_keep_alive: int = Field(default=5, ge=1)
+    max_header_size: int = Field(default=16 * 1024, ge=1024)
+    limit_concurrency: int = Field(default=2_048, ge=0)
+    backlog: int = Field(default=2_048, ge=1)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("write_tokens", "hub_url", mode="before")
@@ -102,7 +112,8 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
 
-    @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", mode="before")
+    @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", "busy_wait",
+                     "body_read_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)

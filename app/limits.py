@@ -1,0 +1,145 @@
+"""Back-pressure: bounded concurrency per worker, answered with 429 and `Retry-After`.
+
+Two budgets, both per worker process (each uvicorn worker has its own):
+- every request in flight (`HEADWATER_MAX_INFLIGHT`), so a flood queues in the kernel's backlog
+  instead of growing this process's memory without bound;
+- expensive routes — documents generated from the database (Resource/Change List pages, indexes,
+  OAI-PMH lists, sitemaps) and dump builds — each group with its own semaphore
+  (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
+
+A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
+problem (CONTRACT §0: back-pressure is 429; 503 is only for /readyz). A slot is held until the
+response's last byte is handed to the server, so a streamed page counts for as long as it streams.
+
+A full disk (ENOSPC, EDQUOT, EFBIG) while storing an upload is answered 507 with a problem body;
+the store has already removed its temporary file and no row was written.
+
+A pure ASGI middleware, so streamed responses pass through untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.problems import problem_response
+from app.settings import Settings
+
+__all__ = ["BackPressure", "classify", "install_limits", "DISK_FULL_ERRNOS"]
+
+log = logging.getLogger(__name__)
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+# Paths (after the base path) whose responses are generated from the database at some cost.
+_DUMP = re.compile(r"^/resourcesync/[^/]+/(dump$|.*dump.*\.zip$|dumps?/)")
+_DOCUMENT = re.compile(
+    r"^/(resourcesync/[^/]+/(?!notifications\.xml$).+|sitemap\.xml$|sitemap/.+|oai$)"
+)
+
+
+def classify(method: str, path: str) -> str | None:
+    """The budget a request draws on besides the in-flight one: 'dump', 'document' or None."""
+    if _DUMP.match(path):
+        return "dump"
+    if method in ("GET", "HEAD", "POST") and _DOCUMENT.match(path):
+        return "document"
+    return None
+
+
+@dataclass
+class _Budgets:
+    inflight: asyncio.Semaphore
+    groups: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+
+class BackPressure:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.settings = settings
+        self.base_path = settings.base_path
+        self.wait = settings.busy_wait.total_seconds()
+        self.retry_after = str(max(1, math.ceil(self.wait * 2)))
+        self._budgets: _Budgets | None = None
+
+    def _get_budgets(self) -> _Budgets:
+        # created on first use, inside the worker's event loop
+        if self._budgets is None:
+            self._budgets = _Budgets(
+                asyncio.Semaphore(self.settings.max_inflight),
+                {"document": asyncio.Semaphore(self.settings.document_concurrency),
+                 "dump": asyncio.Semaphore(self.settings.dump_concurrency)},
+            )
+        return self._budgets
+
+    async def _acquire(self, sem: asyncio.Semaphore) -> bool:
+        if not sem.locked():
+            await sem.acquire()
+            return True
+        try:
+            await asyncio.wait_for(sem.acquire(), self.wait)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _busy(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+        response = problem_response(
+            429, "too many requests", f"too many {what} in progress; retry later",
+            headers={"Retry-After": self.retry_after}, instance=scope.get("path"),
+        )
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if self.base_path and path.startswith(self.base_path):
+            path = path[len(self.base_path):]
+        if path in ("/healthz", "/readyz", "/metrics"):  # probes never queue behind traffic
+            await self.app(scope, receive, send)
+            return
+        budgets = self._get_budgets()
+        if not await self._acquire(budgets.inflight):
+            await self._busy(scope, receive, send, "requests")
+            return
+        try:
+            group = classify(scope["method"], path)
+            if group is None:
+                await self.app(scope, receive, send)
+                return
+            sem = budgets.groups[group]
+            if not await self._acquire(sem):
+                await self._busy(scope, receive, send, "dump builds" if group == "dump"
+                                 else "document requests")
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                sem.release()
+        finally:
+            budgets.inflight.release()
+
+
+async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        log.error("content store full: %s", exc.strerror)
+        return problem_response(
+            507, "insufficient storage", "the content store is full; nothing was stored",
+            headers={"Retry-After": "60"}, instance=request.url.path,
+        )
+    raise exc  # any other OSError is a server error, reported as such
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Register the back-pressure middleware and the full-disk handler on the app."""
+    app.add_middleware(BackPressure, settings=settings)
+    app.add_exception_handler(OSError, _disk_full)

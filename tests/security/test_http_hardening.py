@@ -1,0 +1,150 @@
+"""Slow uploads, bearer tokens, secrets in logs and security headers on HTML."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import TOKEN
+
+SECRET_KEY = "s3cret-signing-key-" + "k" * 24
+
+
+def _raw_request(port: int, head: bytes, body_part: bytes, wait: float) -> bytes:
+    """Send headers and part of a body, then stall; return whatever the server answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        sock.sendall(head + body_part)
+        sock.settimeout(wait)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+                if b"\r\n\r\n" in received and received.endswith(b"}"):
+                    break
+        except TimeoutError:
+            pass
+        return received
+
+
+async def test_slow_upload_gets_408_and_nothing_is_kept(live_server_factory, data_dir, db):
+    server = live_server_factory(HEADWATER_BODY_READ_TIMEOUT="1s")
+    head = (f"PUT /content/slow/file.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/octet-stream\r\n"
+            f"Content-Length: 100000\r\n\r\n").encode()
+    started = time.monotonic()
+    answer = _raw_request(server.port, head, b"x" * 10, wait=15)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert time.monotonic() - started < 15
+    assert b"application/problem+json" in answer
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+    assert list((data_dir / "content" / "tmp").iterdir()) == []
+    # the server is not tied up by the stalled client
+    assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+async def test_slow_ingest_body_gets_408(live_server_factory, db):
+    server = live_server_factory(HEADWATER_BODY_READ_TIMEOUT="1s")
+    head = (f"POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n").encode()
+    answer = _raw_request(server.port, head, b'[{"uri": "http://ex', wait=15)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert await db.fetchval("SELECT count(*) FROM changes") == 0
+
+
+@pytest.mark.parametrize("length", [0, 1, 5, len(TOKEN) - 1, len(TOKEN), len(TOKEN) + 1, 64, 4096])
+async def test_wrong_tokens_of_every_length_are_refused(client, db, length):
+    wrong = (TOKEN * (length // len(TOKEN) + 1))[:length]
+    if wrong == TOKEN:
+        wrong = TOKEN[:-1] + ("y" if TOKEN[-1] != "y" else "z")  # same length, last byte differs
+    headers = {"Authorization": f"Bearer {wrong}"} if wrong else {"Authorization": "Bearer "}
+    body = json.dumps([{"uri": "http://example.org/t", "collection": "tok"}])
+    response = await client.post("/ingest", content=body, headers={
+        **headers, "Content-Type": "application/json"})
+    assert response.status_code in (401, 403)
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+
+
+@pytest.mark.parametrize("header", [
+    f"bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN[:10]}", f"Bearer  {TOKEN.upper()}",
+])
+async def test_near_miss_tokens_are_refused(client, header):
+    response = await client.post("/ingest", content=b"[]", headers={
+        "Authorization": header, "Content-Type": "application/json"})
+    assert response.status_code in (401, 403)
+
+
+async def test_every_configured_token_is_compared_without_short_circuit(
+    settings, monkeypatch
+):
+    """What a test can prove about constant time: the comparison goes through
+    `hmac.compare_digest` (constant time for equal lengths) once for *every* configured token,
+    whether the first, the last or none matches — no early exit that would reveal which token
+    matched or how many there are. It cannot prove timing on this noisy machine."""
+    from app import auth
+    from app.main import create_app
+
+    tokens = ["first-" + "a" * 30, "second-" + "b" * 30, "third-" + "c" * 30]
+    app = create_app(settings.model_copy(update={"write_tokens": tokens}))
+    app.state.write_tokens = [t.encode() for t in tokens]
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", counting)
+
+    class _Req:
+        def __init__(self, token: str):
+            self.headers = {"authorization": f"Bearer {token}"}
+            self.app = app
+
+    for given, accepted in [(tokens[0], True), (tokens[2], True), ("nope", False)]:
+        calls.clear()
+        try:
+            await auth.require_writer(_Req(given))  # type: ignore[arg-type]
+            ok = True
+        except Exception:
+            ok = False
+        assert ok is accepted
+        assert [b for _, b in calls] == [t.encode() for t in tokens]
+
+
+async def test_no_secret_in_debug_logs(live_server_factory, tmp_path):
+    server = live_server_factory(HEADWATER_LOG_LEVEL="DEBUG", HEADWATER_SECRET_KEY=SECRET_KEY)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    record = [{"uri": "http://example.org/log", "collection": "logs"}]
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        assert client.post("/ingest", json=record, headers=auth).status_code == 200
+        client.put("/content/logs/a.txt", content=b"hello", headers=auth)
+        client.delete("/content/logs/a.txt", headers=auth)
+        client.post("/ingest", json=[{"bad": 1}], headers=auth)  # a 422 is logged too
+        client.post("/ingest", json=record, headers={"Authorization": f"Bearer {TOKEN}zz"})
+        client.get("/oai", params={"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+        client.get("/", headers=auth)
+    server.stop()
+    log = server.log.read_text()
+    assert '"level": "DEBUG"' in log or '"level": "INFO"' in log, "the log captured nothing"
+    assert TOKEN not in log
+    assert SECRET_KEY not in log
+    assert "Bearer" not in log
+
+
+@pytest.mark.parametrize("path", ["/", "/docs"])
+async def test_security_headers_on_html(client, path):
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "object-src 'none'" in csp or "default-src 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
