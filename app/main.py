@@ -21,6 +21,7 @@ from app.observability import ObservabilityMiddleware
 from app.routes import content, health, ingest, metrics, status, resourcesync
 from app.settings import Settings, load_settings
 from app.routes import notifications
+from app.routes import oai as oai_routes
 from notifier.service import lifespan_hook as notifier_hook
 from app.store import ContentStore
 
@@ -34,6 +35,7 @@ LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
 
 ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router, resourcesync.router]
 ROUTERS.append(notifications.router)
+ROUTERS.append(oai_routes.router)
 LIFESPAN_HOOKS.append(notifier_hook)
 
 

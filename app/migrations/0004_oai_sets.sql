@@ -1,0 +1,99 @@
+-- OAI-PMH: derived set columns, the set registry and the keyset indexes for selective harvests.
+--
+--   resources.oai_domain  host labels reversed, joined by ':' ('cz:webarchiv:www'): the leaf of
+--                         the resource's `domain:` set; NULL when the URI has no host
+--   resources.oai_mime    '<type>:<subtype>' of its media type ('text:html'), parameters dropped;
+--                         NULL without a type
+--   oai_sets              every set spec at every level of each hierarchy ('collection:a',
+--                         'collection:a:b', 'domain:cz', 'domain:cz:webarchiv', 'mime:text', …),
+--                         so ListSets and a parent set's expansion never scan `resources`
+--
+-- Characters outside [A-Za-z0-9_.!~*'()-] become '-' (CONTRACT §1). `app/oai/sets.py` computes
+-- the same values in Python; a test holds the two to each other.
+
+CREATE FUNCTION headwater_oai_label(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT regexp_replace(value, '[^A-Za-z0-9_.!~*''()-]', '-', 'g')
+$$;
+
+CREATE FUNCTION headwater_oai_domain(uri text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT nullif(array_to_string(ARRAY(
+        SELECT headwater_oai_label(label)
+        FROM unnest(string_to_array(lower(host), '.')) WITH ORDINALITY AS l(label, i)
+        WHERE label <> ''
+        ORDER BY i DESC), ':'), '')
+    FROM (SELECT substring(uri FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/?#]*\]|[^:/?#]*)')
+          AS host) AS h
+$$;
+
+CREATE FUNCTION headwater_oai_mime(type text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN bare LIKE '%/%' THEN
+                headwater_oai_label(split_part(bare, '/', 1)) || ':'
+                || headwater_oai_label(substr(bare, strpos(bare, '/') + 1))
+           END
+    FROM (SELECT lower(btrim(split_part(type, ';', 1))) AS bare) AS t
+$$;
+
+ALTER TABLE resources
+    ADD COLUMN oai_domain text COLLATE "C" GENERATED ALWAYS AS (headwater_oai_domain(uri)) STORED,
+    ADD COLUMN oai_mime text COLLATE "C" GENERATED ALWAYS AS (headwater_oai_mime(type)) STORED;
+
+-- Keysets (datestamp, id) within one exact set value: every page costs the same at any depth.
+CREATE INDEX resources_oai_collection ON resources (collection_id, datestamp, id);
+CREATE INDEX resources_oai_domain ON resources (oai_domain, datestamp, id);
+CREATE INDEX resources_oai_mime ON resources (oai_mime, datestamp, id);
+
+CREATE TABLE oai_sets (
+    spec text COLLATE "C" PRIMARY KEY
+);
+
+-- Every level of a ':'-separated spec: 'domain:cz:a' → 'domain:cz', 'domain:cz:a'.
+CREATE FUNCTION headwater_oai_levels(kind text, leaf text) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT kind || ':' || array_to_string(labels[1:n], ':')
+    FROM (SELECT string_to_array(leaf, ':') AS labels) AS l,
+         generate_series(1, cardinality(labels)) AS n
+$$;
+
+-- Statement-level, once per batch: the distinct new values only, so a 10,000-row batch costs a
+-- handful of index probes, not 10,000.
+CREATE FUNCTION headwater_oai_register_resources() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO oai_sets (spec)
+    SELECT DISTINCT s.spec
+    FROM (SELECT DISTINCT oai_domain, oai_mime FROM new_rows) AS n,
+         LATERAL (SELECT headwater_oai_levels('domain', n.oai_domain)
+                  UNION ALL SELECT headwater_oai_levels('mime', n.oai_mime)) AS s(spec)
+    WHERE NOT EXISTS (SELECT 1 FROM oai_sets o WHERE o.spec = s.spec)
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER resources_oai_sets_insert AFTER INSERT ON resources
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION headwater_oai_register_resources();
+CREATE TRIGGER resources_oai_sets_update AFTER UPDATE ON resources
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION headwater_oai_register_resources();
+
+CREATE FUNCTION headwater_oai_register_collection() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO oai_sets (spec) VALUES ('collection:' || NEW.name) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER collections_oai_sets AFTER INSERT ON collections
+    FOR EACH ROW EXECUTE FUNCTION headwater_oai_register_collection();
+
+-- Databases migrated before this file: register what is already there.
+INSERT INTO oai_sets (spec)
+SELECT 'collection:' || name FROM collections
+UNION
+SELECT headwater_oai_levels('domain', oai_domain) FROM (SELECT DISTINCT oai_domain FROM resources) d
+UNION
+SELECT headwater_oai_levels('mime', oai_mime) FROM (SELECT DISTINCT oai_mime FROM resources) m
+ON CONFLICT DO NOTHING;

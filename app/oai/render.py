@@ -1,0 +1,258 @@
+"""OAI-PMH 2.0 responses as UTF-8 XML text: pure, rows in, strings out.
+
+Careful string building rather than a tree: a 500-record page is mostly escaping and dates, and
+joining pre-escaped pieces is several times faster than building elements (DESIGN "Figures").
+Every value passes `text()`/`attr()`, which escape markup and drop the characters XML 1.0
+forbids. Tests validate each kind of response against OAI-PMH.xsd (and oai_dc.xsd, the sitemaps
+and ResourceSync schemas for the containers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.oai.arguments import ErrorItem
+
+__all__ = [
+    "text", "attr", "datestamp", "w3c", "envelope_start", "envelope_end", "error_response",
+    "identify", "metadata_formats", "sets_list", "header", "record", "oai_dc", "rs_view",
+    "resumption_token", "Format", "FORMATS", "Record",
+]
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+RS_NS = "http://www.openarchives.org/rs/terms/"
+
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+DC_ELEMENTS = ("title", "creator", "subject", "description", "publisher", "contributor", "date",
+               "type", "format", "identifier", "source", "language", "relation", "coverage",
+               "rights")
+
+
+def text(value: object) -> str:
+    s = str(value)
+    if _INVALID.search(s):
+        s = _INVALID.sub("", s)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def attr(value: object) -> str:
+    return text(value).replace('"', "&quot;")
+
+
+def datestamp(value: datetime) -> str:
+    """The repository's granularity: seconds, UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def w3c(value: datetime) -> str:
+    """Full precision, as the ResourceSync documents publish lastmod."""
+    value = value.astimezone(UTC)
+    if value.microsecond:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Format:
+    prefix: str
+    schema: str
+    namespace: str
+
+
+FORMATS: dict[str, Format] = {
+    "oai_dc": Format("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd",
+                     "http://www.openarchives.org/OAI/2.0/oai_dc/"),
+    # The ResourceSync view of the resource: a sitemaps.org <urlset> holding its one <url> with
+    # rs:md (hashes, length, type) and rs:ln, as in a Resource List
+    "rs": Format("rs", "http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd", SITEMAP_NS),
+}
+
+
+def envelope_start(response_date: datetime, base_url: str,
+                   echo: Sequence[tuple[str, str]] | None, verb: str | None) -> str:
+    """XML declaration, root, responseDate and request. `echo=None`: no attributes."""
+    attrs = ""
+    if echo is not None and verb is not None:
+        attrs = f' verb="{attr(verb)}"' + "".join(f' {k}="{attr(v)}"' for k, v in echo)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{OAI_NS} '
+        'http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n'
+        f"<responseDate>{datestamp(response_date)}</responseDate>\n"
+        f"<request{attrs}>{text(base_url)}</request>\n"
+    )
+
+
+def envelope_end() -> str:
+    return "</OAI-PMH>\n"
+
+
+def error_response(response_date: datetime, base_url: str, errors: Iterable[ErrorItem],
+                   echo: Sequence[tuple[str, str]] | None, verb: str | None) -> str:
+    body = "".join(f'<error code="{attr(e.code)}">{text(e.message)}</error>\n' for e in errors)
+    return envelope_start(response_date, base_url, echo, verb) + body + envelope_end()
+
+
+_REPOSITORY_ID = re.compile(r"[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+")
+
+
+def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
+             repository_id: str, sample_id: str, source_description: str) -> str:
+    parts = [
+        "<Identify>",
+        f"<repositoryName>{text(name)}</repositoryName>",
+        f"<baseURL>{text(base_url)}</baseURL>",
+        "<protocolVersion>2.0</protocolVersion>",
+        f"<adminEmail>{text(admin_email)}</adminEmail>",
+        f"<earliestDatestamp>{datestamp(earliest)}</earliestDatestamp>",
+        "<deletedRecord>persistent</deletedRecord>",
+        "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>",
+    ]
+    if _REPOSITORY_ID.fullmatch(repository_id):
+        ns = "http://www.openarchives.org/OAI/2.0/oai-identifier"
+        parts.append(
+            f'<description><oai-identifier xmlns="{ns}" xsi:schemaLocation="{ns} '
+            'http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
+            "<scheme>oai</scheme>"
+            f"<repositoryIdentifier>{text(repository_id)}</repositoryIdentifier>"
+            "<delimiter>:</delimiter>"
+            f"<sampleIdentifier>{text(sample_id)}</sampleIdentifier>"
+            "</oai-identifier></description>"
+        )
+    # The successor protocol: a ResourceSync-style pointer (sitemaps.org urlset, rs: terms) to
+    # the Source Description, so a harvester that reads Identify can find it
+    parts.append(
+        f'<description><urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
+        f'xsi:schemaLocation="{SITEMAP_NS} http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
+        f'<rs:ln rel="resourcesync" href="{attr(source_description)}"/>'
+        f"<url><loc>{text(source_description)}</loc>"
+        '<rs:md capability="description"/></url></urlset></description>'
+    )
+    parts.append("</Identify>\n")
+    return "".join(parts)
+
+
+def metadata_formats(formats: Iterable[Format]) -> str:
+    items = "".join(
+        f"<metadataFormat><metadataPrefix>{text(f.prefix)}</metadataPrefix>"
+        f"<schema>{text(f.schema)}</schema>"
+        f"<metadataNamespace>{text(f.namespace)}</metadataNamespace></metadataFormat>\n"
+        for f in formats
+    )
+    return f"<ListMetadataFormats>\n{items}</ListMetadataFormats>\n"
+
+
+def sets_list(sets: Iterable[tuple[str, str]], token: str | None) -> str:
+    items = "".join(
+        f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName></set>\n"
+        for spec, name in sets
+    )
+    return f"<ListSets>\n{items}{token or ''}</ListSets>\n"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as the repository reads it."""
+
+    identifier: str
+    datestamp: datetime
+    deleted: bool
+    specs: Sequence[str]
+    uri: str
+    lastmod: datetime | None = None
+    length: int | None = None
+    type: str | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    links: Sequence[Mapping[str, Any]] | None = None
+
+
+def header(rec: Record) -> str:
+    status = ' status="deleted"' if rec.deleted else ""
+    specs = "".join(f"<setSpec>{text(s)}</setSpec>" for s in rec.specs)
+    return (f"<header{status}><identifier>{text(rec.identifier)}</identifier>"
+            f"<datestamp>{datestamp(rec.datestamp)}</datestamp>{specs}</header>")
+
+
+def _values(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value if v is not None]
+    return [str(value)]
+
+
+def oai_dc(rec: Record) -> str:
+    """Dublin Core from the stored metadata; dc:identifier always carries the resource URI."""
+    meta = rec.metadata or {}
+    out = ['<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
+           'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+           'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
+           'http://www.openarchives.org/OAI/2.0/oai_dc.xsd">']
+    for element in DC_ELEMENTS:
+        values = _values(meta.get(element))
+        if element == "identifier":
+            values = [rec.uri] + [v for v in values if v != rec.uri]
+        out.extend(f"<dc:{element}>{text(v)}</dc:{element}>" for v in values)
+    out.append("</oai_dc:dc>")
+    return "".join(out)
+
+
+def _hash(rec: Record) -> str | None:
+    parts = [f"{name}:{value}" for name, value in
+             (("md5", rec.md5), ("sha-1", rec.sha1), ("sha-256", rec.sha256)) if value]
+    return " ".join(parts) or None
+
+
+def _bare(media_type: str | None) -> str | None:
+    return media_type.split(";", 1)[0].strip() or None if media_type else None
+
+
+def rs_view(rec: Record) -> str:
+    """The resource as a Resource List shows it: where to fetch it and how to check it."""
+    out = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
+           f'xsi:schemaLocation="{SITEMAP_NS} '
+           'http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
+           f"<url><loc>{text(rec.uri)}</loc>"]
+    if rec.lastmod is not None:
+        out.append(f"<lastmod>{w3c(rec.lastmod)}</lastmod>")
+    md = [(k, v) for k, v in (("hash", _hash(rec)), ("length", rec.length),
+                              ("type", _bare(rec.type))) if v is not None]
+    if md:
+        out.append("<rs:md" + "".join(f' {k}="{attr(v)}"' for k, v in md) + "/>")
+    for link in rec.links or ():
+        if not isinstance(link, Mapping) or not link.get("rel") or not link.get("href"):
+            continue
+        kind = f' type="{attr(link["type"])}"' if link.get("type") else ""
+        out.append(f'<rs:ln rel="{attr(link["rel"])}" href="{attr(link["href"])}"{kind}/>')
+    out.append("</url></urlset>")
+    return "".join(out)
+
+
+_RENDERERS = {"oai_dc": oai_dc, "rs": rs_view}
+
+
+def record(rec: Record, prefix: str) -> str:
+    """A full record: header, and metadata unless the record is deleted."""
+    if rec.deleted:
+        return f"<record>{header(rec)}</record>\n"
+    return f"<record>{header(rec)}<metadata>{_RENDERERS[prefix](rec)}</metadata></record>\n"
+
+
+def resumption_token(token: str | None, *, complete: int, cursor: int,
+                     expires: datetime | None) -> str:
+    """`token=None` closes the list: an empty element with the attributes."""
+    when = f' expirationDate="{datestamp(expires)}"' if token and expires else ""
+    attrs = f' completeListSize="{complete}" cursor="{cursor}"{when}'
+    if token is None:
+        return f"<resumptionToken{attrs}/>\n"
+    return f"<resumptionToken{attrs}>{text(token)}</resumptionToken>\n"

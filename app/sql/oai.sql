@@ -1,0 +1,156 @@
+-- OAI-PMH queries. Lists are keyset pages over (datestamp, id): constant cost at any depth.
+-- A set with several exact values (a parent collection, `domain:cz`, `mime:text`) takes the first
+-- N keys of each value from its (value, datestamp, id) index and merges them: the cost grows with
+-- the number of values, never with the depth of the page.
+
+-- name: clock
+-- When no writer holds the log's append lock ($1), every datestamp below clock_timestamp() is
+-- already committed: that instant is a safe responseDate. Otherwise the newest committed change
+-- is (datestamps of in-flight writers are later than it).
+SELECT pg_try_advisory_xact_lock_shared($1) AS quiet, clock_timestamp() AS now,
+       (SELECT datetime FROM log_head) AS head
+
+-- name: earliest
+SELECT min(datestamp) FROM resources
+
+-- name: sample_id
+SELECT id, oai_identifier FROM resources ORDER BY id LIMIT 1
+
+-- name: record_by_oai_identifier
+-- $1 the identifier as published through resources.oai_identifier
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM resources r JOIN collections c ON c.id = r.collection_id
+WHERE r.oai_identifier = $1
+
+-- name: record_by_id
+-- $1 resource id
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM resources r JOIN collections c ON c.id = r.collection_id
+WHERE r.id = $1
+
+-- name: page_all
+-- $1,$2 keyset (datestamp, id) exclusive; $3 until (exclusive); $4 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT * FROM resources
+      WHERE (datestamp, id) > ($1, $2) AND datestamp < $3
+      ORDER BY datestamp, id LIMIT $4) r
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: count_all
+-- $1 from (inclusive); $2 until (exclusive)
+SELECT count(*) FROM resources WHERE datestamp >= $1 AND datestamp < $2
+
+-- name: collection_ids
+-- $1 a collection name: it and its descendants
+SELECT id FROM collections
+WHERE name = $1 OR (name >= $1 || ':' AND name < $1 || ';')
+
+-- name: set_values
+-- $1 'domain:' or 'mime:' || path: the exact values of that set and its descendants
+SELECT substr(spec, strpos(spec, ':') + 1) AS value FROM oai_sets
+WHERE spec = $1 OR (spec >= $1 || ':' AND spec < $1 || ';')
+
+-- name: page_collection
+-- $1 collection ids; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT k.datestamp, k.id
+      FROM unnest($1::integer[]) AS v(value)
+      CROSS JOIN LATERAL (
+          SELECT datestamp, id FROM resources
+          WHERE collection_id = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
+          ORDER BY datestamp, id LIMIT $5) k
+      ORDER BY k.datestamp, k.id LIMIT $5) p
+JOIN resources r ON r.id = p.id
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: page_domain
+-- $1 domain leaves; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT k.datestamp, k.id
+      FROM unnest($1::text[]) AS v(value)
+      CROSS JOIN LATERAL (
+          SELECT datestamp, id FROM resources
+          WHERE oai_domain = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
+          ORDER BY datestamp, id LIMIT $5) k
+      ORDER BY k.datestamp, k.id LIMIT $5) p
+JOIN resources r ON r.id = p.id
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: page_mime
+-- $1 mime leaves; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT k.datestamp, k.id
+      FROM unnest($1::text[]) AS v(value)
+      CROSS JOIN LATERAL (
+          SELECT datestamp, id FROM resources
+          WHERE oai_mime = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
+          ORDER BY datestamp, id LIMIT $5) k
+      ORDER BY k.datestamp, k.id LIMIT $5) p
+JOIN resources r ON r.id = p.id
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: count_collection
+-- $1 collection ids; $2 from; $3 until
+SELECT count(*) FROM resources
+WHERE collection_id = ANY($1::integer[]) AND datestamp >= $2 AND datestamp < $3
+
+-- name: count_domain
+SELECT count(*) FROM resources
+WHERE oai_domain = ANY($1::text[]) AND datestamp >= $2 AND datestamp < $3
+
+-- name: count_mime
+SELECT count(*) FROM resources
+WHERE oai_mime = ANY($1::text[]) AND datestamp >= $2 AND datestamp < $3
+
+-- name: sets_page
+-- $1 the last setSpec sent ('' at first); $2 page size
+SELECT spec FROM oai_sets WHERE spec > $1 ORDER BY spec LIMIT $2
+
+-- name: sets_count
+SELECT count(*) FROM oai_sets
+
+-- name: any_record
+-- ListMetadataFormats without an identifier, and noRecordsMatch checks
+SELECT EXISTS (SELECT 1 FROM resources)
+
+-- Sets with more exact values than the merge handles well: walk (datestamp, id) and filter.
+
+-- name: scan_collection
+-- $1 values; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT * FROM resources
+      WHERE collection_id = ANY($1::integer[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
+      ORDER BY datestamp, id LIMIT $5) r
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: scan_domain
+-- $1 values; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT * FROM resources
+      WHERE oai_domain = ANY($1::text[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
+      ORDER BY datestamp, id LIMIT $5) r
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: scan_mime
+-- $1 values; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT * FROM resources
+      WHERE oai_mime = ANY($1::text[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
+      ORDER BY datestamp, id LIMIT $5) r
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
