@@ -60,11 +60,12 @@ WHERE collection_id = $1 AND ord >= $2 AND ord < $3 AND NOT deleted AND starts_w
 -- $1: collection id, $2: part's first ord, $3: part's end ord, $4: byte budget, $5: sub-part.
 SELECT min(ord) AS lo, max(ord) + 1 AS hi
 FROM (
-    SELECT ord, (sum(xml_len::bigint) OVER (ORDER BY ord) - xml_len) / $4 AS bin
+    -- sum(integer) is bigint, so this is integer division
+    SELECT ord, (sum(xml_len) OVER (ORDER BY ord) - xml_len) / $4::bigint AS bin
     FROM resources
     WHERE collection_id = $1 AND ord >= $2 AND ord < $3 AND NOT deleted
 ) t
-WHERE bin = $5
+WHERE bin = $5::bigint
 
 -- name: change_chunk
 -- Pre-rendered Change List entries of a set's sequence range, in log order.
