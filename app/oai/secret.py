@@ -27,7 +27,7 @@ def load_secret(configured: str, data_dir: Path) -> bytes:
         fresh = secrets.token_hex(32)
         # O_EXCL: when several workers start at once exactly one creates the file, the others
         # read it; the temp name keeps a half-written key from ever being read
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(fresh + "\n")
