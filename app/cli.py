@@ -229,6 +229,25 @@ def notifier() -> None:
     raise typer.Exit(asyncio.run(run_standalone(settings, dsn)))
 
 
+dumps_cli = typer.Typer(help="Resource Dumps and Change Dumps.", no_args_is_help=True)
+cli.add_typer(dumps_cli, name="dumps")
+
+
+@dumps_cli.command("build")
+def dumps_build(
+    collection: str = typer.Option(None, help="Only this collection (default: every one)."),
+    force: bool = typer.Option(False, help="Rebuild the Resource Dump even if unchanged."),
+) -> None:
+    """Pack sealed Change List pages not yet packed and rebuild changed Resource Dumps.
+
+    Example: headwater dumps build --collection serials
+    """
+    from app.dumps.progress import run_build
+
+    settings = _settings()
+    raise typer.Exit(run_build(settings, _database_url(settings), collection, force))
+
+
 def main() -> None:
     try:
         cli()

@@ -22,6 +22,8 @@ from app.routes import content, health, ingest, metrics, status, resourcesync
 from app.settings import Settings, load_settings
 from app.routes import notifications
 from app.routes import oai as oai_routes
+from app.routes import dumps as dumps_routes
+from app.dumps.schedule import dump_scheduler
 from notifier.service import lifespan_hook as notifier_hook
 from app.store import ContentStore
 
@@ -37,6 +39,8 @@ ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.
 ROUTERS.append(notifications.router)
 ROUTERS.append(oai_routes.router)
 LIFESPAN_HOOKS.append(notifier_hook)
+ROUTERS.append(dumps_routes.router)
+LIFESPAN_HOOKS.append(dump_scheduler)
 
 
 async def _database_url(settings: Settings) -> str:

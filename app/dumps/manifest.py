@@ -1,0 +1,136 @@
+"""The XML of dumps: Resource Dump (and its index), Change Dump (and its index), and the two
+package manifests. Pure string building on `sitemaps.format`, no I/O.
+
+What a manifest says about a file is measured from the bytes packed (length, md5) or true by
+construction (sha-256: the content store's key), so it can say nothing false about them.
+Resources hosted elsewhere have no bytes here and are never listed in a package; the dump
+documents carry a comment saying so for the human reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sitemaps.format import (
+    SITEMAPINDEX_CLOSE, URLSET_CLOSE, hash_value, sitemap_entry, sitemapindex_open,
+    url_entry, urlset_open,
+)
+
+__all__ = [
+    "ZIP", "EXTERNAL_NOTE", "FileEntry", "ChangeEntry", "PackageEntry",
+    "resourcedump_manifest_head", "changedump_manifest_head", "resource_manifest_entry",
+    "change_manifest_entry", "resourcedump_head", "changedump_head", "package_entry",
+    "dump_index", "URLSET_CLOSE",
+]
+
+ZIP = "application/zip"
+EXTERNAL_NOTE = (
+    "<!-- Packages hold the bytes of the resources this server stores. Resources hosted "
+    "elsewhere have no bytes here: they are listed in the Resource List and Change List "
+    "only, never in a package. -->\n"
+)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a Resource Dump package."""
+
+    loc: str
+    lastmod: datetime | None
+    type: str | None
+    path: str
+    length: int
+    md5: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ChangeEntry:
+    """One change of a Change Dump package; `path` (and fixity) only when it has bytes."""
+
+    loc: str
+    change: str
+    datetime: datetime
+    lastmod: datetime | None = None
+    type: str | None = None
+    path: str | None = None
+    length: int | None = None
+    md5: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class PackageEntry:
+    """One package as the Resource Dump or Change Dump lists it."""
+
+    loc: str
+    manifest: str
+    length: int
+    sha256: str
+    created: datetime
+    at: datetime | None = None
+    from_: datetime | None = None
+    until: datetime | None = None
+
+
+def _up(up: str, index: str | None = None) -> list[tuple[str, str]]:
+    links = [("up", up)]
+    if index:
+        links.append(("index", index))
+    return links
+
+
+def resourcedump_manifest_head(*, at: datetime, up: str) -> str:
+    return urlset_open({"capability": "resourcedump-manifest", "at": at}, _up(up))
+
+
+def changedump_manifest_head(*, from_: datetime, until: datetime, up: str) -> str:
+    return urlset_open(
+        {"capability": "changedump-manifest", "from": from_, "until": until}, _up(up))
+
+
+def resource_manifest_entry(e: FileEntry) -> str:
+    return url_entry(e.loc, lastmod=e.lastmod, md={
+        "hash": hash_value(md5=e.md5, sha256=e.sha256), "length": e.length,
+        "type": e.type, "path": e.path,
+    })
+
+
+def change_manifest_entry(e: ChangeEntry) -> str:
+    if e.path is None:
+        # a deletion (no bytes): change and datetime only, as the spec's examples show
+        return url_entry(e.loc, md={"change": e.change, "datetime": e.datetime})
+    return url_entry(e.loc, lastmod=e.lastmod, md={
+        "change": e.change, "datetime": e.datetime,
+        "hash": hash_value(md5=e.md5, sha256=e.sha256), "length": e.length,
+        "type": e.type, "path": e.path,
+    })
+
+
+def resourcedump_head(*, at: datetime, completed: datetime | None, up: str,
+                      index: str | None = None) -> str:
+    return urlset_open({"capability": "resourcedump", "at": at, "completed": completed},
+                       _up(up, index)) + EXTERNAL_NOTE
+
+
+def changedump_head(*, from_: datetime, up: str, index: str | None = None) -> str:
+    # the Change Dump grows as pages seal: it is open, so it has no `until`
+    return urlset_open({"capability": "changedump", "from": from_}, _up(up, index)) \
+        + EXTERNAL_NOTE
+
+
+def package_entry(p: PackageEntry) -> str:
+    return url_entry(p.loc, lastmod=p.created, md={
+        "type": ZIP, "length": p.length, "at": p.at, "completed": p.created if p.at else None,
+        "from": p.from_, "until": p.until, "hash": hash_value(sha256=p.sha256),
+    }, links=[{"rel": "contents", "href": p.manifest, "type": "application/xml"}])
+
+
+def dump_index(capability: str, *, up: str, children: Sequence[str],
+               at: datetime | None = None, from_: datetime | None = None) -> str:
+    """A Resource Dump Index (`at`) or Change Dump Index (`from`) over its parts."""
+    md = {"capability": capability, "at": at, "from": from_}
+    return (sitemapindex_open(md, _up(up)) + "".join(sitemap_entry(c) for c in children)
+            + SITEMAPINDEX_CLOSE)

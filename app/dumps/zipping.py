@@ -1,0 +1,117 @@
+"""Reading stored bytes into ZIP packages: blocking file I/O, run in worker threads.
+
+Members are *stored* (no compression: archived content is mostly compressed already) with
+their size and CRC-32 known in advance (`measure`), so `stream-zip` writes them straight
+through in ZIP64 form without buffering a file in memory. Memory stays at about one chunk per
+package whatever its size.
+
+`write_atomically` is how a package appears on disk: temporary name, fsync, rename, fsync of
+the folder, so a crash leaves either nothing or a whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from stream_zip import NO_COMPRESSION_64, stream_zip
+
+__all__ = ["CHUNK", "Measured", "Member", "measure", "zip_chunks", "write_atomically",
+           "fsync_dir"]
+
+CHUNK = 1024 * 1024
+_ZIP_EPOCH = datetime(1980, 1, 2, tzinfo=UTC)  # DOS dates start in 1980
+
+
+@dataclass(frozen=True)
+class Measured:
+    length: int
+    crc32: int
+    md5: str
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # ZIP entry name: the manifest path without its leading '/'
+    source: Path | bytes
+    length: int
+    crc32: int
+    modified: datetime | None = None
+
+
+def measure(path: Path) -> Measured | None:
+    """Length, CRC-32 and md5 of a stored file, or None when it is missing."""
+    crc, md5, length = 0, hashlib.md5(), 0
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(CHUNK):
+                crc = zlib.crc32(block, crc)
+                md5.update(block)
+                length += len(block)
+    except FileNotFoundError:
+        return None
+    return Measured(length, crc, md5.hexdigest())
+
+
+def _file_chunks(path: Path, length: int) -> Iterator[bytes]:
+    seen = 0
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            seen += len(block)
+            yield block
+    if seen != length:  # content-addressed files never change; this is a damaged store
+        raise OSError(f"{path} changed size while being packed ({length} → {seen})")
+
+
+def _members(members: Iterable[Member]) -> Iterator[tuple]:  # type: ignore[type-arg]
+    for m in members:
+        when = max(m.modified or _ZIP_EPOCH, _ZIP_EPOCH)
+        if isinstance(m.source, bytes):
+            chunks: Iterable[bytes] = (m.source,)
+        else:
+            chunks = _file_chunks(m.source, m.length)
+        yield (m.name, when, 0o644, NO_COMPRESSION_64(m.length, m.crc32), chunks)
+
+
+def zip_chunks(members: Iterable[Member]) -> Iterator[bytes]:
+    """The ZIP's bytes as they are produced."""
+    return stream_zip(_members(members), chunk_size=CHUNK)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(chunks: Iterable[bytes], final: Path, tmp_dir: Path,
+                     progress: object = None) -> tuple[int, str]:
+    """Write chunks to `final` via a temporary file; return (length, sha-256 hex)."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+    digest, length = hashlib.sha256(), 0
+    try:
+        with open(tmp, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                digest.update(chunk)
+                length += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))  # type: ignore[operator]
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return length, digest.hexdigest()

@@ -1,0 +1,288 @@
+"""Resource Dump, Change Dump, their packages and manifests, on-demand dumps, and the build
+trigger.
+
+URLs, under `/resourcesync/{collection}/` (`docs/dumps.md`):
+    resourcedump.xml                 the packages of the newest Resource Dump (or its index)
+    resourcedump/{k}.xml             part k of a Resource Dump Index
+    changedump.xml                   one package per sealed Change List page (or its index)
+    changedump/{k}.xml               part k of a Change Dump Index
+    dumps/{name}.zip                 a package: GET/HEAD, strong ETag, Range, conditional GET
+    dumps/{name}.manifest.xml        the copy of the package's manifest.xml
+    dump                             POST: on-demand ZIP of URIs or of a time window
+    resourcedump/build               POST (token): rebuild the collection's dumps now
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from app import capabilities, urls
+from app.auth import Writer
+from app.bodies import read_limited
+from app.capabilities import CapEntry
+from app.conditional import http_date, not_modified, strong_etag
+from app.documents_common import require_collection, snapshot
+from app.documents_http import IMMUTABLE, document_response, etag_token
+from app.dumps import manifest as mf
+from app.dumps import ondemand, serving
+from app.dumps.builder import collection_folder
+from app.dumps.plan import PACKAGE_NAME
+from app.dumps.schedule import DumpScheduler
+from app.dumps.zipping import zip_chunks
+from app.problems import HTTPProblem
+from app.settings import Settings
+
+router = APIRouter(tags=["dumps"])
+_GET_HEAD = ["GET", "HEAD"]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# ---------------------------------------------------------------- Capability List entries
+
+@capabilities.register
+async def _dump_capabilities(conn: Any, settings: Settings, collection: str) -> list[CapEntry]:
+    """`resourcedump` and `changedump`, each once it holds a package (CONTRACT §4)."""
+    cid = await conn.fetchval(serving.Q["collection_id"],
+                              collection)
+    if cid is None:
+        return []
+    out = []
+    if await serving.resourcedump_state(conn, cid) is not None:
+        out.append(CapEntry(urls.resource_dump(settings.base_url, collection), "resourcedump"))
+    if await serving.changedump_state(conn, cid) is not None:
+        out.append(CapEntry(urls.change_dump(settings.base_url, collection), "changedump"))
+    return out
+
+
+# ---------------------------------------------------------------- dump documents
+
+def _parts(n: int, page_size: int) -> int:
+    return -(-n // page_size)
+
+
+async def _resourcedump(request: Request, collection: str, part: int | None) -> Response:
+    settings = _settings(request)
+    base, n = settings.base_url, settings.page_size
+    snap = await snapshot(request)
+    try:
+        coll = await require_collection(snap, collection)
+        state = await serving.resourcedump_state(snap.conn, coll.id)
+        if state is None:
+            raise HTTPProblem(404, "not found", f"{collection!r} has no Resource Dump yet")
+        up = urls.capability_list(base, collection)
+        top = urls.resource_dump(base, collection)
+        parts = _parts(state.packages, n)
+        if part is not None and not (parts > 1 and 0 <= part < parts):
+            raise HTTPProblem(404, "not found", f"no part {part} of this Resource Dump")
+    except BaseException:
+        await snap.close()
+        raise
+    token = etag_token("resourcedump", state.build_id, state.packages, part)
+
+    async def body() -> AsyncIterator[bytes]:
+        if part is None and parts > 1:
+            children = [f"{base}/resourcesync/{collection}/resourcedump/{k}.xml"
+                        for k in range(parts)]
+            yield mf.dump_index("resourcedump", up=up, children=children, at=state.at).encode()
+            return
+        lo, hi = (0, n) if part is None else (part * n, (part + 1) * n)
+        yield mf.resourcedump_head(at=state.at, completed=state.completed, up=up,
+                                   index=top if part is not None else None).encode()
+        async for chunk in serving.resourcedump_entries(snap.conn, base, collection,
+                                                        state.build_id, lo, hi):
+            yield chunk
+        yield mf.URLSET_CLOSE.encode()
+
+    return await document_response(request, token=token, last_modified=state.completed,
+                                   body=body, close=snap.close)
+
+
+async def _changedump(request: Request, collection: str, part: int | None) -> Response:
+    settings = _settings(request)
+    base, n = settings.base_url, settings.page_size
+    snap = await snapshot(request)
+    try:
+        coll = await require_collection(snap, collection)
+        state = await serving.changedump_state(snap.conn, coll.id)
+        if state is None:
+            raise HTTPProblem(404, "not found", f"{collection!r} has no Change Dump yet")
+        parts = _parts(state.packages, n)
+        if part is not None and not (parts > 1 and 0 <= part < parts):
+            raise HTTPProblem(404, "not found", f"no part {part} of this Change Dump")
+        part_from = state.first_from
+        if part:
+            part_from = await snap.conn.fetchval(serving.Q["changedump_part_from"], coll.id,
+                                                 part * n)
+    except BaseException:
+        await snap.close()
+        raise
+    up = urls.capability_list(base, collection)
+    top = urls.change_dump(base, collection)
+    token = etag_token("changedump", state.packages, state.newest, part)
+
+    async def body() -> AsyncIterator[bytes]:
+        if part is None and parts > 1:
+            children = [f"{base}/resourcesync/{collection}/changedump/{k}.xml"
+                        for k in range(parts)]
+            yield mf.dump_index("changedump", up=up, children=children,
+                                from_=state.first_from).encode()
+            return
+        lo, hi = (0, n) if part is None else (part * n, (part + 1) * n)
+        yield mf.changedump_head(from_=part_from, up=up,
+                                 index=top if part is not None else None).encode()
+        async for chunk in serving.changedump_entries(snap.conn, base, collection, coll.id,
+                                                      lo, hi):
+            yield chunk
+        yield mf.URLSET_CLOSE.encode()
+
+    return await document_response(request, token=token, last_modified=state.newest,
+                                   body=body, close=snap.close)
+
+
+@router.api_route("/resourcesync/{collection}/resourcedump.xml", methods=_GET_HEAD)
+async def resource_dump(collection: str, request: Request) -> Response:
+    """The packages of the newest Resource Dump, or its index above one page."""
+    return await _resourcedump(request, collection, None)
+
+
+@router.api_route("/resourcesync/{collection}/resourcedump/{part}.xml", methods=_GET_HEAD)
+async def resource_dump_part(collection: str, part: int, request: Request) -> Response:
+    return await _resourcedump(request, collection, part)
+
+
+@router.api_route("/resourcesync/{collection}/changedump.xml", methods=_GET_HEAD)
+async def change_dump(collection: str, request: Request) -> Response:
+    """One or more packages per sealed Change List page, oldest first, or its index."""
+    return await _changedump(request, collection, None)
+
+
+@router.api_route("/resourcesync/{collection}/changedump/{part}.xml", methods=_GET_HEAD)
+async def change_dump_part(collection: str, part: int, request: Request) -> Response:
+    return await _changedump(request, collection, part)
+
+
+# ---------------------------------------------------------------- packages and manifests
+
+async def _package_file(request: Request, collection: str, name: str, suffix: str
+                        ) -> tuple[Any, Any]:
+    if not PACKAGE_NAME.match(name):
+        raise HTTPProblem(404, "not found", "no such package")
+    async with request.app.state.pool.acquire() as conn:
+        cid = await conn.fetchval(serving.Q["collection_id"],
+                                  collection)
+        row = None if cid is None else await conn.fetchrow(serving.Q["package"], cid, name)
+    if row is None:
+        raise HTTPProblem(404, "not found", f"no package {name!r} in {collection!r}")
+    path = collection_folder(_settings(request), cid) / f"{name}{suffix}"
+    if not path.is_file():
+        raise HTTPProblem(404, "not found", "the package is no longer kept")
+    return row, path
+
+
+class _BigChunkFile(FileResponse):
+    chunk_size = 1024 * 1024
+
+
+@router.api_route("/resourcesync/{collection}/dumps/{name}.zip", methods=_GET_HEAD)
+async def package(collection: str, name: str, request: Request) -> Response:
+    """A package: immutable, strong ETag = its sha-256, Range for resumable downloads."""
+    row, path = await _package_file(request, collection, name, ".zip")
+    etag = strong_etag(row["sha256"])
+    headers = {"ETag": etag, "Last-Modified": http_date(row["created"]),
+               "Cache-Control": IMMUTABLE}
+    if not_modified(request.headers, etag, row["created"]):
+        return Response(status_code=304, headers=headers)
+    return _BigChunkFile(path, media_type=mf.ZIP, headers=headers)
+
+
+@router.api_route("/resourcesync/{collection}/dumps/{name}.manifest.xml", methods=_GET_HEAD)
+async def package_manifest(collection: str, name: str, request: Request) -> Response:
+    """The copy of a package's manifest.xml (the Resource Dump's `rel="contents"` link)."""
+    row, path = await _package_file(request, collection, name, ".manifest.xml")
+    etag = strong_etag(etag_token("manifest", row["sha256"]))
+    headers = {"ETag": etag, "Last-Modified": http_date(row["created"]),
+               "Cache-Control": IMMUTABLE}
+    if not_modified(request.headers, etag, row["created"]):
+        return Response(status_code=304, headers=headers)
+    return _BigChunkFile(path, media_type="application/xml", headers=headers)
+
+
+# ---------------------------------------------------------------- on demand
+
+class _SlotResponse(StreamingResponse):
+    """Gives the build slot back however the response ends (done, failed, client gone)."""
+
+    def __init__(self, content: Any, release: Any, **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _slots(request: Request) -> asyncio.Semaphore:
+    slots = getattr(request.app.state, "dump_slots", None)
+    if slots is None:
+        slots = request.app.state.dump_slots = asyncio.Semaphore(
+            _settings(request).dump_concurrency)
+    return slots
+
+
+@router.post("/resourcesync/{collection}/dump",
+             responses={200: {"content": {"application/zip": {}}}})
+async def on_demand_dump(collection: str, request: Request) -> Response:
+    """A ZIP streamed as it is written: `{"uris": [...]}` gives a Resource Dump Manifest,
+    `{"from": "…", "until": "…"}` a Change Dump Manifest of the window (CONTRACT §7)."""
+    settings = _settings(request)
+    raw = await read_limited(request, settings.max_body)
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPProblem(400, "invalid JSON", str(exc)) from None
+    req = ondemand.parse_request(body)
+    slots = _slots(request)
+    if slots.locked():
+        raise HTTPProblem(429, "too many dumps in progress",
+                          f"at most {settings.dump_concurrency} on-demand dumps at a time",
+                          headers={"Retry-After": "10"})
+    await slots.acquire()
+    try:
+        prepared = await ondemand.prepare(request.app.state.pool, settings,
+                                          request.app.state.store, collection, req)
+    except BaseException:
+        slots.release()
+        raise
+    headers = {"Content-Disposition": f'attachment; filename="{collection}-dump.zip"',
+               "Cache-Control": "no-store",
+               "Headwater-Dump-Entries": str(prepared.entries)}
+    return _SlotResponse(zip_chunks(prepared.members), slots.release, media_type=mf.ZIP,
+                         headers=headers)
+
+
+# ---------------------------------------------------------------- build trigger
+
+@router.post("/resourcesync/{collection}/resourcedump/build", status_code=202)
+async def build_now(collection: str, request: Request, _: Writer) -> JSONResponse:
+    """Queue a rebuild of the collection's Resource Dump (and any unpacked sealed page)."""
+    async with request.app.state.pool.acquire() as conn:
+        exists = await conn.fetchval(serving.Q["collection_id"], collection)
+    if exists is None:
+        raise HTTPProblem(404, "not found", f"no collection named {collection!r}")
+    scheduler = getattr(request.app.state, "dump_scheduler", None)
+    if scheduler is None:  # the lifespan hook is not installed: start the scheduler here
+        scheduler = request.app.state.dump_scheduler = DumpScheduler(request.app)
+        request.app.state.dump_scheduler_task = asyncio.create_task(scheduler.run())
+    scheduler.request(collection)
+    return JSONResponse({"collection": collection, "queued": True}, status_code=202)
