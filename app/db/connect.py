@@ -10,13 +10,23 @@ import orjson
 __all__ = ["connect", "create_pool", "init_connection"]
 
 
+def _jsonb_encode(value: Any) -> bytes:
+    return b"\x01" + orjson.dumps(value)  # binary jsonb: a version byte, then the JSON text
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
-    """jsonb in and out as Python objects, via orjson."""
+    """jsonb in and out as Python objects, via orjson. Binary format, so jsonb columns can be
+    written with binary COPY (`copy_records_to_table`) as well as bound as parameters."""
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda v: orjson.dumps(v).decode(),
-        decoder=orjson.loads,
+        encoder=_jsonb_encode,
+        decoder=_jsonb_decode,
         schema="pg_catalog",
+        format="binary",
     )
 
 

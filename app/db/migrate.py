@@ -60,6 +60,8 @@ async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         done = await _applied(conn)
+        if await conn.fetchval("SELECT to_regclass('meta') IS NOT NULL"):
+            await check_page_size(conn, page_size)  # refuse before changing anything
         applied = []
         for migration in available():
             if migration.version in done:
@@ -71,12 +73,23 @@ async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration
                     migration.version,
                     migration.name,
                 )
+                # later migrations may read meta.page_size (to cut parts): store it as soon
+                # as the table exists, in the transaction that created it
+                await _store_page_size(conn, page_size)
             log.info("applied migration %s_%s", migration.version, migration.name)
             applied.append(migration)
         await check_page_size(conn, page_size)
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def _store_page_size(conn: asyncpg.Connection, page_size: int) -> None:
+    if await conn.fetchval("SELECT to_regclass('meta') IS NOT NULL"):
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('page_size', $1) ON CONFLICT (key) DO NOTHING",
+            str(page_size),
+        )
 
 
 async def check_page_size(conn: asyncpg.Connection, page_size: int) -> None:

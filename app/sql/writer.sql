@@ -24,51 +24,25 @@ SELECT r.id, r.uri, c.name AS collection, r.content_key, r.length, r.type, r.md5
 FROM resources r JOIN collections c ON c.id = r.collection_id
 WHERE r.uri = ANY($1::text[])
 
--- name: insert_resources
--- New rows. Arrays: uri, collection_id, ord, content_key, length, type, md5, sha1, sha256,
--- lastmod, deleted, metadata (json text), links (json text), oai_identifier, last_position,
--- datestamp.
-INSERT INTO resources (uri, collection_id, ord, content_key, length, type, md5, sha1, sha256,
-                       lastmod, deleted, metadata, links, oai_identifier, last_position, datestamp)
-SELECT u.uri, u.collection_id, u.ord, u.content_key, u.length, u.type, u.md5, u.sha1, u.sha256,
-       u.lastmod, u.deleted, u.metadata::jsonb, u.links::jsonb, u.oai_identifier,
-       u.last_position, u.datestamp
-FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], $12::text[],
-            $13::text[], $14::text[], $15::bigint[], $16::timestamptz[])
-     AS u(uri, collection_id, ord, content_key, length, type, md5, sha1, sha256, lastmod,
-          deleted, metadata, links, oai_identifier, last_position, datestamp)
-RETURNING id, uri
+-- name: reserve_resource_ids
+-- Ids for the batch's new resources, drawn up front so their rows and their changes can be
+-- written with COPY. $1: how many.
+SELECT array_agg(nextval(pg_get_serial_sequence('resources', 'id')))
+FROM generate_series(1, $1)
 
 -- name: update_resources
--- Changed rows, by id. Arrays as insert_resources with id first; ord NULL keeps the old one.
+-- Changed rows, by id. $1: a jsonb array of objects with the resources columns (id first);
+-- ord null keeps the old one.
 UPDATE resources r
 SET collection_id = u.collection_id, ord = coalesce(u.ord, r.ord), content_key = u.content_key,
     length = u.length, type = u.type, md5 = u.md5, sha1 = u.sha1, sha256 = u.sha256,
-    lastmod = u.lastmod, deleted = u.deleted, metadata = u.metadata::jsonb,
-    links = u.links::jsonb, oai_identifier = u.oai_identifier,
-    last_position = u.last_position, datestamp = u.datestamp
-FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[], $12::text[],
-            $13::text[], $14::text[], $15::bigint[], $16::timestamptz[])
-     AS u(id, collection_id, ord, content_key, length, type, md5, sha1, sha256, lastmod,
-          deleted, metadata, links, oai_identifier, last_position, datestamp)
+    lastmod = u.lastmod, deleted = u.deleted, metadata = u.metadata, links = u.links,
+    oai_identifier = u.oai_identifier, last_position = u.last_position, datestamp = u.datestamp
+FROM jsonb_to_recordset($1::jsonb)
+     AS u(id bigint, collection_id int, ord bigint, content_key text, length bigint, type text,
+          md5 text, sha1 text, sha256 text, lastmod timestamptz, deleted bool, metadata jsonb,
+          links jsonb, oai_identifier text, last_position bigint, datestamp timestamptz)
 WHERE r.id = u.id
-
--- name: insert_changes
--- Append to the log. Arrays: position, resource_id, collection_id, change, datetime, uri,
--- lastmod, content_key, length, type, md5, sha1, sha256.
-INSERT INTO changes (position, resource_id, collection_id, change, datetime, uri, lastmod,
-                     content_key, length, type, md5, sha1, sha256)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::timestamptz[],
-                     $6::text[], $7::timestamptz[], $8::text[], $9::bigint[], $10::text[],
-                     $11::text[], $12::text[], $13::text[])
-
--- name: insert_set_changes
--- Each change in the change list of its collection and every ancestor. Arrays: set_id, seq,
--- position.
-INSERT INTO set_changes (set_id, seq, position)
-SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[])
 
 -- name: update_collection_counters
 -- Arrays: id, member_seq, change_seq, page_opened_at.

@@ -105,3 +105,46 @@ async def test_quiet_pages_seal_by_age(database_url):
         assert await conn.fetchval("SELECT max(seq) FROM set_changes") == 50
     finally:
         await conn.close()
+
+
+async def test_log_rows_point_at_their_resource_and_every_ancestor(database_url):
+    """The log keeps no foreign keys (migration 0006): the writer is what keeps its references
+    whole. Creates, updates, moves and deletes, then every reference is checked."""
+    conn = await connect(database_url)
+    try:
+        U = "https://example.org/r/"
+        await write_batch(conn, [Doc(uri=f"{U}{i}", collection="a:b:c") for i in range(5)],
+                          page_size=50, seal_after=timedelta(hours=1))
+        await write_batch(conn, [
+            Doc(uri=f"{U}0", collection="a:b:c", md5="1" * 32),  # updated
+            Doc(uri=f"{U}1", collection="a:x"),  # moved: deleted in a:b:c, created in a:x
+            Doc(uri=f"{U}2", collection="a:b:c", deleted=True),
+            Doc(uri=f"{U}9", collection="z"),
+        ], page_size=50, seal_after=timedelta(hours=1))
+        assert await conn.fetchval(
+            "SELECT count(*) FROM changes c LEFT JOIN resources r ON r.id = c.resource_id "
+            "WHERE r.id IS NULL OR r.uri <> c.uri") == 0
+        assert await conn.fetchval(
+            "SELECT count(*) FROM changes c LEFT JOIN collections k ON k.id = c.collection_id "
+            "WHERE k.id IS NULL") == 0
+        # each change is listed in exactly its leaf collection and that leaf's ancestors
+        listed = await conn.fetch(
+            "SELECT c.position, c.change, leaf.name AS leaf, "
+            "       array_agg(s.name ORDER BY s.depth DESC) AS sets "
+            "FROM changes c JOIN collections leaf ON leaf.id = c.collection_id "
+            "LEFT JOIN set_changes sc ON sc.position = c.position "
+            "LEFT JOIN collections s ON s.id = sc.set_id "
+            "GROUP BY c.position, c.change, leaf.name ORDER BY c.position")
+        assert len(listed) == 10
+        for row in listed:
+            parts = row["leaf"].split(":")
+            assert row["sets"] == [":".join(parts[:k]) for k in range(len(parts), 0, -1)]
+        assert [(r["change"], r["leaf"]) for r in listed[5:]] == [
+            ("updated", "a:b:c"), ("deleted", "a:b:c"), ("created", "a:x"),
+            ("deleted", "a:b:c"), ("created", "z"),
+        ]
+        assert await conn.fetchval(
+            "SELECT count(*) FROM set_changes sc LEFT JOIN changes c USING (position) "
+            "WHERE c.position IS NULL") == 0
+    finally:
+        await conn.close()
