@@ -11,6 +11,11 @@ A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts),
 problem (CONTRACT §0: back-pressure is 429; 503 is only for /readyz). A slot is held until the
 response's last byte is handed to the server, so a streamed page counts for as long as it streams.
 
+A client that stops reading holds its slot (and, for a streamed document, a database connection
+with an open snapshot): each body chunk must be taken by the client within
+`HEADWATER_SEND_TIMEOUT`, else the connection is dropped and the slot freed. That is a minimum
+transfer rate of one chunk per timeout, far below any real destination.
+
 A full disk (ENOSPC, EDQUOT, EFBIG) while storing an upload is answered 507 with a problem body;
 the store has already removed its temporary file and no row was written.
 
@@ -28,12 +33,12 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "classify", "install_limits", "DISK_FULL_ERRNOS"]
+__all__ = ["BackPressure", "ClientTooSlow", "classify", "install_limits", "DISK_FULL_ERRNOS"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,10 @@ def classify(method: str, path: str) -> str | None:
     return None
 
 
+class ClientTooSlow(Exception):
+    """The client took no response bytes for HEADWATER_SEND_TIMEOUT: drop the connection."""
+
+
 @dataclass
 class _Budgets:
     inflight: asyncio.Semaphore
@@ -68,6 +77,7 @@ class BackPressure:
         self.base_path = settings.base_path
         self.wait = settings.busy_wait.total_seconds()
         self.retry_after = str(max(1, math.ceil(self.wait * 2)))
+        self.send_timeout = settings.send_timeout.total_seconds()
         self._budgets: _Budgets | None = None
 
     def _get_budgets(self) -> _Budgets:
@@ -108,6 +118,7 @@ class BackPressure:
             await self.app(scope, receive, send)
             return
         budgets = self._get_budgets()
+        send = self._timed_send(send)
         if not await self._acquire(budgets.inflight):
             await self._busy(scope, receive, send, "requests")
             return
@@ -125,8 +136,24 @@ class BackPressure:
                 await self.app(scope, receive, send)
             finally:
                 sem.release()
+        except ClientTooSlow:
+            # returning without completing the response makes the server close the connection
+            log.warning("dropped a client that stopped reading", extra={"path": scope["path"]})
         finally:
             budgets.inflight.release()
+
+    def _timed_send(self, send: Send) -> Send:
+        timeout = self.send_timeout
+
+        async def timed(message: Message) -> None:
+            # the server's send waits while the socket buffer is full: bound that wait
+            try:
+                async with asyncio.timeout(timeout):
+                    await send(message)
+            except TimeoutError:
+                raise ClientTooSlow() from None
+
+        return timed
 
 
 async def _disk_full(request: Request, exc: Exception) -> JSONResponse:

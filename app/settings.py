@@ -97,9 +97,10 @@ class Settings(BaseSettings):
 
     # Limits and back-pressure (app/limits.py; uvicorn's own limits in `serve`).
     max_inflight: int = Field(default=1_000, ge=1)
-    document_concurrency: int = Field(default=16, ge=1)
+    document_concurrency: int = Field(default=6, ge=1)  # below the pool's 10 connections
     busy_wait: Duration = timedelta(milliseconds=500)
     body_read_timeout: Duration = timedelta(seconds=30)
+    send_timeout: Duration = timedelta(seconds=60)
     timeout_keep_alive: int = Field(default=5, ge=1)
     max_header_size: int = Field(default=16 * 1024, ge=1024)
     limit_concurrency: int = Field(default=2_048, ge=0)
@@ -113,7 +114,7 @@ class Settings(BaseSettings):
         return _split_csv(value)
 
     @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", "busy_wait",
-                     "body_read_timeout", mode="before")
+                     "body_read_timeout", "send_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)
