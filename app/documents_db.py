@@ -9,6 +9,8 @@ and memory bounded by one chunk whatever the collection's size.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,10 +95,28 @@ async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None
 
 async def _chunks(conn: asyncpg.Connection, sql: str, key: object, lo: int, hi: int,
                   *extra: object) -> AsyncIterator[bytes]:
-    for start in range(lo, hi, CHUNK):
-        text = await conn.fetchval(sql, key, start, min(start + CHUNK, hi), *extra)
-        if text:
-            yield text.encode()
+    """One `string_agg` per CHUNK-wide keyset range; the next range is already being read
+    while the consumer sends this one (PostgreSQL and the socket work side by side)."""
+    starts = range(lo, hi, CHUNK)
+    if not starts:
+        return
+
+    def fetch(start: int) -> asyncio.Task[str | None]:
+        return asyncio.ensure_future(
+            conn.fetchval(sql, key, start, min(start + CHUNK, hi), *extra))
+
+    pending = fetch(starts[0])
+    try:
+        for i in range(len(starts)):
+            text = await pending
+            pending = fetch(starts[i + 1]) if i + 1 < len(starts) else None
+            if text:
+                yield text.encode()
+    finally:
+        if pending is not None:  # the consumer stopped early: let the query finish first
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
 
 
 def resource_chunks(conn: asyncpg.Connection, collection_id: int, lo: int, hi: int
