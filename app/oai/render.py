@@ -33,13 +33,16 @@ _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 DC_ELEMENTS = ("title", "creator", "subject", "description", "publisher", "contributor", "date",
                "type", "format", "identifier", "source", "language", "relation", "coverage",
                "rights")
+_DC_TAGS = {e: (f"<dc:{e}>", f"</dc:{e}>") for e in DC_ELEMENTS}
 
 
 def text(value: object) -> str:
-    s = str(value)
+    s = value if isinstance(value, str) else str(value)
     if _INVALID.search(s):
         s = _INVALID.sub("", s)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "&" in s or "<" in s or ">" in s:
+        s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s
 
 
 def attr(value: object) -> str:
@@ -199,10 +202,14 @@ def oai_dc(rec: Record) -> str:
            'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai_dc/ '
            'http://www.openarchives.org/OAI/2.0/oai_dc.xsd">']
     for element in DC_ELEMENTS:
-        values = _values(meta.get(element))
         if element == "identifier":
-            values = [rec.uri] + [v for v in values if v != rec.uri]
-        out.extend(f"<dc:{element}>{text(v)}</dc:{element}>" for v in values)
+            values = [rec.uri] + [v for v in _values(meta.get(element)) if v != rec.uri]
+        elif element in meta:
+            values = _values(meta[element])
+        else:
+            continue
+        open_, close = _DC_TAGS[element]
+        out.extend(open_ + text(v) + close for v in values)
     out.append("</oai_dc:dc>")
     return "".join(out)
 
