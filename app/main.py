@@ -18,7 +18,7 @@ from app.limits import install_limits
 from app.logs import configure_logging
 from app.problems import install_handlers
 from app.observability import ObservabilityMiddleware
-from app.routes import content, health, ingest, metrics, status, resourcesync
+from app.routes import content, health, ingest, metrics, resourcesync, status
 from app.settings import Settings, load_settings
 from app.routes import notifications
 from app.routes import oai as oai_routes
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 # the app inside the lifespan and returns an async context manager that runs while it serves.
 LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
 
-ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router, resourcesync.router]
+ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router,
+           resourcesync.router]
 ROUTERS.append(notifications.router)
 ROUTERS.append(oai_routes.router)
 LIFESPAN_HOOKS.append(notifier_hook)

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sitemaps.format import (
-    SITEMAPINDEX_CLOSE, SM_NS, URLSET_CLOSE, XML_DECL, esc, sitemap_entry, sitemapindex_open,
-    url_entry, urlset_open,
+    SITEMAPINDEX_CLOSE,
+    SM_NS,
+    URLSET_CLOSE,
+    XML_DECL,
+    esc,
+    sitemap_entry,
+    sitemapindex_open,
+    url_entry,
+    urlset_open,
 )
 
 __all__ = [

@@ -8,11 +8,21 @@ import re
 
 import pytest
 from resync import (
-    CapabilityList, ChangeList, ResourceList, SourceDescription,
+    CapabilityList,
+    ChangeList,
+    ResourceList,
+    SourceDescription,
 )
 
 from tests.integration.test_resourcesync_support import (
-    NS, W3C, links, locs, plain_schema, records, top_md, validate,
+    NS,
+    W3C,
+    links,
+    locs,
+    plain_schema,
+    records,
+    top_md,
+    validate,
 )
 
 B = "http://127.0.0.1:8000"

@@ -16,7 +16,12 @@ from app.writer import seal_stale_pages
 from sitemaps import paging
 from tests.conftest import PAGE_SIZE
 from tests.integration.test_resourcesync_support import (
-    NS, links, locs, records, top_md, validate,
+    NS,
+    links,
+    locs,
+    records,
+    top_md,
+    validate,
 )
 
 B = "http://127.0.0.1:8000"

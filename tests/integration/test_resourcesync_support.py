@@ -46,7 +46,8 @@ def validate(body: bytes) -> etree._Element:
 
 
 def locs(root: etree._Element) -> list[str]:
-    return [e.text for e in root.findall("sm:url/sm:loc", NS) + root.findall("sm:sitemap/sm:loc", NS)]
+    found = root.findall("sm:url/sm:loc", NS) + root.findall("sm:sitemap/sm:loc", NS)
+    return [e.text for e in found]
 
 
 def top_md(root: etree._Element) -> dict[str, str]:
