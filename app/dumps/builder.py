@@ -6,7 +6,7 @@ A Resource Dump reads one REPEATABLE READ snapshot, so every package reflects th
 page once; a page never changes again, so neither does its package.
 
 Per package, two passes over a bounded keyset range: the first measures each file (length,
-CRC-32, md5) and writes its manifest entry to a temporary file; the second streams the files
+CRC-32) and writes its manifest entry to a temporary file; the second streams the files
 into the ZIP after `manifest.xml`. Memory stays at about one chunk of rows plus one read
 buffer, whatever the package or dump size. Packages are renamed into place whole, and listed
 only by the transaction that completes their build, so a builder killed half way leaves
@@ -33,7 +33,11 @@ from app.db.queries import load_queries
 from app.documents_db import page_bounds
 from app.dumps import manifest as mf
 from app.dumps.plan import (
-    Budget, change_package_name, change_path, resource_package_name, resource_path,
+    Budget,
+    change_package_name,
+    change_path,
+    resource_package_name,
+    resource_path,
 )
 from app.dumps.zipping import Measured, Member, fsync_dir, measure, write_atomically, zip_chunks
 from app.settings import Settings
@@ -328,11 +332,11 @@ class Builder:
         if item.change is None:
             assert m is not None and item.path is not None and item.key is not None
             return mf.resource_manifest_entry(mf.FileEntry(
-                item.loc, item.lastmod, item.type, item.path, m.length, m.md5, item.key))
+                item.loc, item.lastmod, item.type, item.path, m.length, None, item.key))
         return mf.change_manifest_entry(mf.ChangeEntry(
             item.loc, item.change, item.datetime,  # type: ignore[arg-type]
             lastmod=item.lastmod, type=item.type, path=item.path,
-            length=m.length if m else None, md5=m.md5 if m else None,
+            length=m.length if m else None, md5=None,
             sha256=item.key if m else None))
 
     async def _pack(self, cid: int, chunks: AsyncIterator[list[_Item]],

@@ -1,8 +1,9 @@
 """The XML of dumps: Resource Dump (and its index), Change Dump (and its index), and the two
 package manifests. Pure string building on `sitemaps.format`, no I/O.
 
-What a manifest says about a file is measured from the bytes packed (length, md5) or true by
+What a manifest says about a file is measured from the bytes packed (length) or true by
 construction (sha-256: the content store's key), so it can say nothing false about them.
+(md5 is left out: computing it would cost more than the rest of a build together.)
 Resources hosted elsewhere have no bytes here and are never listed in a package; the dump
 documents carry a comment saying so for the human reader.
 """
@@ -14,8 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sitemaps.format import (
-    SITEMAPINDEX_CLOSE, URLSET_CLOSE, hash_value, sitemap_entry, sitemapindex_open,
-    url_entry, urlset_open,
+    SITEMAPINDEX_CLOSE,
+    URLSET_CLOSE,
+    hash_value,
+    sitemap_entry,
+    sitemapindex_open,
+    url_entry,
+    urlset_open,
 )
 
 __all__ = [
@@ -42,7 +48,7 @@ class FileEntry:
     type: str | None
     path: str
     length: int
-    md5: str
+    md5: str | None
     sha256: str
 
 

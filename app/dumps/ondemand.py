@@ -3,7 +3,7 @@ written, never built on disk.
 
 The request is bounded before a byte is sent: at most `MAX_FILES` entries and
 `dump_max_bytes` of content (CONTRACT §7), so the rows behind one response (at most 50,000)
-are held in memory while the ZIP streams. Every file is measured first (length, CRC-32, md5):
+are held in memory while the ZIP streams. Every file is measured first (length, CRC-32):
 `manifest.xml` goes first in the ZIP and must agree with the bytes that follow it.
 """
 
@@ -207,12 +207,12 @@ async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
         if r.change is None:
             assert m is not None and r.path and r.key
             parts.append(mf.resource_manifest_entry(mf.FileEntry(
-                r.loc, r.lastmod, r.type, r.path, m.length, m.md5, r.key)))
+                r.loc, r.lastmod, r.type, r.path, m.length, None, r.key)))
         else:
             parts.append(mf.change_manifest_entry(mf.ChangeEntry(
                 r.loc, r.change, r.datetime,  # type: ignore[arg-type]
                 lastmod=r.lastmod, type=r.type, path=r.path if m else None,
-                length=m.length if m else None, md5=m.md5 if m else None,
+                length=m.length if m else None, md5=None,
                 sha256=r.key if m else None)))
         if m is not None and r.path is not None and r.key is not None:
             members.append(Member(r.path[1:], store.path_for(r.key), m.length, m.crc32,

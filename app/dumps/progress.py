@@ -45,7 +45,12 @@ def run_build(settings: Settings, dsn: str, collection: str | None, force: bool)
     """Build, print one line per result; exit status 0, or 1 when a build failed."""
     from rich.console import Console
     from rich.progress import (
-        BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn,
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
     )
 
     console = Console(stderr=True)

@@ -18,8 +18,8 @@ async def _ingest(client, auth, recs) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_one_thousand_uris(client, auth, data_dir):
-    recs = [local_record(data_dir, f"od:{'ab'[i % 2]}", f"n/{i}.txt", f"item {i}\n".encode() * (i % 5 + 1))
-            for i in range(1_200)]
+    recs = [local_record(data_dir, f"od:{'ab'[i % 2]}", f"n/{i}.txt",
+                         f"item {i}\n".encode() * (i % 5 + 1)) for i in range(1_200)]
     await _ingest(client, auth, recs)
     await _ingest(client, auth, [{"uri": "https://elsewhere.example/z", "collection": "od:a"}])
     wanted = [r["uri"] for r in recs[100:1_100]]
@@ -98,3 +98,21 @@ async def test_limits_and_bad_requests(app, client, auth, data_dir):
     r = await client.post("/resourcesync/lim/dump", json={"from": future})
     assert r.status_code == 404  # an empty window: nothing to dump
 
+
+
+async def test_busy_builds_answer_429_with_retry_after(app, client, auth, data_dir):
+    import asyncio
+
+    await _ingest(client, auth, [local_record(data_dir, "busy", "a.txt", b"a")])
+    uris = [f"{BASE}/content/busy/a.txt"]
+    slots = app.state.dump_slots = asyncio.Semaphore(app.state.settings.dump_concurrency)
+    for _ in range(app.state.settings.dump_concurrency):
+        await slots.acquire()  # every slot held by a dump still streaming
+    r = await client.post("/resourcesync/busy/dump", json={"uris": uris})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert r.json()["status"] == 429
+    slots.release()
+    r = await client.post("/resourcesync/busy/dump", json={"uris": uris})
+    assert r.status_code == 200
+    check_package(r.content, "resourcedump-manifest")
+    assert not slots.locked()  # the slot came back when the stream ended

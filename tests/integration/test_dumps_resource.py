@@ -9,7 +9,11 @@ import pytest
 
 from app.dumps.builder import Builder
 from tests.integration.test_dumps_support import (
-    NS, check_package, entries, local_record, validate,
+    NS,
+    check_package,
+    entries,
+    local_record,
+    validate,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -150,3 +154,27 @@ async def test_package_download_in_ranges_reassembles_byte_identically(
     r = await client.get(path.replace("rd-", "rd-9"))
     assert r.status_code == 404
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_build_on_request_needs_a_token_and_runs_in_the_background(
+        app, client, auth, data_dir):
+    import asyncio
+
+    rec = local_record(data_dir, "asked", "a.txt", b"asked for")
+    assert (await client.post("/ingest", json=[rec], headers=auth)).status_code == 200
+    r = await client.post("/resourcesync/asked/resourcedump/build")
+    assert r.status_code == 401
+    r = await client.post("/resourcesync/nope/resourcedump/build", headers=auth)
+    assert r.status_code == 404
+    r = await client.post("/resourcesync/asked/resourcedump/build", headers=auth)
+    assert r.status_code == 202
+    for _ in range(300):
+        r = await client.get("/resourcesync/asked/resourcedump.xml")
+        if r.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert r.status_code == 200
+    loc = validate(r.content).findtext("sm:url/sm:loc", namespaces=NS)
+    _, files = check_package((await client.get(loc.removeprefix("http://127.0.0.1:8000"))).content,
+                             "resourcedump-manifest")
+    assert list(files.values()) == [b"asked for"]
