@@ -81,12 +81,13 @@ async def set_head(conn: asyncpg.Connection, c: Collection) -> tuple[int, dateti
     return row["position"], row["datetime"]
 
 
-async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None
+async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None, *,
+                     page_size: int = 0, prefix: str = ""
                      ) -> tuple[list[PartStats], dict[str, int]]:
-    """Per-part entries and bytes of the given collections (every collection when None), and
-    the id of each collection named."""
+    """Per-part entries and bytes of the given collections, and the id of each collection
+    named. With `ids=None`: the parts of every collection holding a URI under `prefix`."""
     if ids is None:
-        rows = await conn.fetch(Q["all_resource_parts"])
+        rows = await conn.fetch(Q["plain_parts"], page_size, prefix)
     else:
         rows = await conn.fetch(Q["resource_parts"], list(ids))
     stats = [PartStats(r["collection"], r["part"], r["entries"], r["bytes"]) for r in rows]

@@ -104,7 +104,8 @@ async def plain_sitemap(request: Request) -> Response:
     snap = await snapshot(request)
     try:
         head_row = await snap.conn.fetchrow(ddb.Q["log_head"])
-        stats, ids = await ddb.part_stats(snap.conn, None)
+        stats, ids = await ddb.part_stats(snap.conn, None, page_size=n,
+                                          prefix=_prefix(settings))
         token = etag_token("sitemap", await instance_id(request, snap), base,
                            head_row["position"], n, budget)
         if paging.fits_one_page(stats, n, budget):

@@ -34,13 +34,6 @@ FROM resource_parts p JOIN collections c ON c.id = p.collection_id
 WHERE p.collection_id = ANY($1::int[]) AND p.entries > 0
 ORDER BY c.name, p.part
 
--- name: all_resource_parts
--- Live entries and bytes per part of every collection (the plain sitemap's index).
-SELECT c.name AS collection, p.collection_id, p.part, p.entries, p.bytes
-FROM resource_parts p JOIN collections c ON c.id = p.collection_id
-WHERE p.entries > 0
-ORDER BY c.name, p.part
-
 -- name: resource_chunk
 -- Pre-rendered Resource List entries of one ord range of one collection, in ord order.
 -- $1: collection id, $2: first ord, $3: end ord (exclusive).
@@ -90,3 +83,16 @@ WHERE s.set_id = $1 ORDER BY s.seq LIMIT 1
 -- name: log_head
 -- The head of the whole log (the plain sitemap depends on every collection).
 SELECT position, datetime FROM log_head
+
+-- name: plain_parts
+-- Parts holding at least one live resource under this server (the plain sitemap lists only
+-- those). A part with such a resource near its start costs one index probe; a part of other
+-- hosts' URIs only is scanned once (at most a page of rows).
+-- $1: page size, $2: URI prefix.
+SELECT c.name AS collection, p.collection_id, p.part, p.entries, p.bytes
+FROM resource_parts p JOIN collections c ON c.id = p.collection_id
+WHERE p.entries > 0 AND EXISTS (
+    SELECT 1 FROM resources r
+    WHERE r.collection_id = p.collection_id AND r.ord >= p.part * $1
+      AND r.ord < (p.part + 1) * $1 AND NOT r.deleted AND starts_with(r.uri, $2))
+ORDER BY c.name, p.part

@@ -9,6 +9,7 @@ import io
 from collections import Counter
 from datetime import timedelta
 
+from lxml import etree
 from resync import ChangeListArchive, ResourceList
 from resync.sitemap import Sitemap
 
@@ -19,6 +20,7 @@ from tests.integration.test_resourcesync_support import (
     NS,
     links,
     locs,
+    plain_schema,
     records,
     top_md,
     validate,
@@ -66,6 +68,17 @@ async def test_resource_list_index_parts_cover_every_url_once(client, auth):
         seen.update(res.uri for res in rl)
     assert set(seen) == {rec["uri"] for rec in recs}
     assert max(seen.values()) == 1
+    # the plain sitemap: sitemaps.org only, an index above a page, this server's URIs only
+    await _ingest(client, auth, records(5, collection="elsewhere", base="https://other.org"))
+    plain = (await _xml(client, f"{B}/sitemap.xml")).content
+    plain_schema("siteindex.xsd").validate(plain)
+    plain_seen: Counter[str] = Counter()
+    for url in locs(etree.fromstring(plain)):
+        body = (await _xml(client, url)).content
+        plain_schema("sitemap.xsd").validate(body)
+        assert b"rs:" not in body
+        plain_seen.update(locs(etree.fromstring(body)))
+    assert set(plain_seen) == {rec["uri"] for rec in recs} and max(plain_seen.values()) == 1
     # a child's own index lists its own parts under its own URL
     leaf = validate((await _xml(client, f"{B}/resourcesync/p:b/resourcelist.xml")).content)
     assert locs(leaf) == [f"{B}/resourcesync/p:b/resourcelist/p:b/{k}.xml" for k in (0, 1)]
