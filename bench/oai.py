@@ -1,4 +1,4 @@
-"""OAI-PMH ListRecords at depth: keyset resumption tokens against LIMIT/OFFSET, on 1,000,000+ records.
+"""OAI-PMH ListRecords at depth: keyset tokens against LIMIT/OFFSET, on 1,000,000+ records.
 
 Side by side in one run, on one freshly built database:
 
@@ -253,9 +253,10 @@ async def main() -> None:
         for label in targets:
             print(f"  {label:<46} {summary(times[label])}   {sizes[label] / 1e6:.2f} MB")
         med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"  deep/page-2 ratio (page {deep}): {med[f'page {deep} (token)'] / med['page 2 (token)']:.2f}"
-              f"   (page {deep * 3}): {med[f'page {deep * 3} (token)'] / med['page 2 (token)']:.2f}"
-              f"   set: {med[f'set collection:bench page {deep}'] / med['set collection:bench page 2']:.2f}")
+        shallow, set_shallow = med["page 2 (token)"], med["set collection:bench page 2"]
+        print(f"  deep/page-2 ratio (page {deep}): {med[f'page {deep} (token)'] / shallow:.2f}"
+              f"   (page {deep * 3}): {med[f'page {deep * 3} (token)'] / shallow:.2f}"
+              f"   set: {med[f'set collection:bench page {deep}'] / set_shallow:.2f}")
 
         from app.db.queries import load_queries
         page_all = load_queries("app", "sql/oai.sql")["page_all"]

@@ -70,7 +70,8 @@ async def get_record(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
                                 f"{args.prefix!r} is not a metadata format of this repository"))
     rec = await repository.get_record(conn, args.identifier, ctx.repository_id)
     if rec is None:
-        errors.append(ErrorItem("idDoesNotExist", f"no item has the identifier {args.identifier!r}"))
+        errors.append(ErrorItem("idDoesNotExist",
+                                f"no item has the identifier {args.identifier!r}"))
     if errors:
         raise OAIError(*errors)
     assert rec is not None

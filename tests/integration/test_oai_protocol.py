@@ -6,7 +6,7 @@ schema validity of every response (OAI-PMH.xsd with oai_dc.xsd, oai-identifier.x
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -35,7 +35,8 @@ def _schemas(folder: str) -> tuple[etree.XMLSchema, etree.XMLSchema]:
     wrapper = f"""<?xml version="1.0" encoding="UTF-8"?>
 <xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema"
             targetNamespace="http://www.openarchives.org/OAI/2.0/" elementFormDefault="qualified">
-  <xsd:import namespace="http://www.openarchives.org/OAI/2.0/oai_dc/" schemaLocation="{uri}/oai_dc.xsd"/>
+  <xsd:import namespace="http://www.openarchives.org/OAI/2.0/oai_dc/"
+              schemaLocation="{uri}/oai_dc.xsd"/>
   <xsd:import namespace="http://www.openarchives.org/OAI/2.0/oai-identifier"
               schemaLocation="{uri}/oai-identifier.xsd"/>
   <xsd:import namespace="http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -113,7 +114,8 @@ async def test_identify(client, small, db):
     assert ident.findtext("o:earliestDatestamp", namespaces=NS) == \
         earliest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert ident.findtext(".//id:repositoryIdentifier", namespaces=NS) == "headwater.local"
-    assert ident.findtext(".//id:sampleIdentifier", namespaces=NS).startswith("oai:headwater.local:")
+    sample = ident.findtext(".//id:sampleIdentifier", namespaces=NS)
+    assert sample.startswith("oai:headwater.local:")
     pointer = ident.find(".//rs:ln[@rel='resourcesync']", NS)
     assert pointer.get("href") == "http://127.0.0.1:8000/.well-known/resourcesync"
     assert request_attrs(doc) == {"verb": "Identify"}
