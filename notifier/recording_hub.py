@@ -35,6 +35,7 @@ class RecordingHub:
     port: int
     status: int = 204
     keep_bodies: bool = True
+    delay: float = 0.0  # seconds before answering: a slow hub
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -103,6 +104,8 @@ class RecordingHub:
                 else:
                     body = await reader.readexactly(int(headers.get("content-length", "0")))
                     status = self.status
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
                 with self.lock:
                     self.received.append(Received(time.time(), method, path, headers,
                                                   body if self.keep_bodies else b""))
@@ -112,8 +115,8 @@ class RecordingHub:
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client went away, or the hub is going down
         finally:
             self._writers.discard(writer)
             writer.close()

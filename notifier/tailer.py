@@ -102,7 +102,13 @@ class HubWorker:
     async def _tail(self, lease: Lease) -> None:
         conn = lease.conn
         await conn.execute(Q["ensure_cursor"], self.hub)
-        cursor: int = await conn.fetchval(Q["cursor"], self.hub)
+        row = await conn.fetchrow(Q["cursor"], self.hub)
+        cursor: int = row["position"]
+        if row["pending_position"] and row["pending_position"] > cursor:
+            # a batch was in flight when the last holder stopped: send exactly it again
+            await self._deliver(lease, await self._fetch(conn, cursor,
+                                                         row["pending_position"] - cursor))
+            cursor = row["pending_position"]
         while not self.stop.is_set():
             if lease.lost.is_set():
                 raise ConnectionError("the notifier's database connection was lost")
@@ -120,8 +126,9 @@ class HubWorker:
             await self._deliver(lease, rows)
             cursor = rows[-1].position
 
-    async def _fetch(self, conn: asyncpg.Connection, cursor: int) -> list[Change]:
-        records = await conn.fetch(Q["changes_after"], cursor, self.tuning.batch)
+    async def _fetch(self, conn: asyncpg.Connection, cursor: int,
+                     limit: int | None = None) -> list[Change]:
+        records = await conn.fetch(Q["changes_after"], cursor, limit or self.tuning.batch)
         return [Change(*r) for r in records]
 
     async def _deliver(self, lease: Lease, rows: list[Change]) -> None:
@@ -132,6 +139,8 @@ class HubWorker:
         starts = {r["name"]: r for r in await conn.fetch(Q["channel_starts"], self.hub,
                                                          list(groups))}
         until = rows[-1].datetime  # >= every entry, < the next change's datetime
+        # durable before the first send: a crash mid-batch resends this very batch
+        await conn.execute(Q["set_pending"], self.hub, rows[-1].position)
         attempt = 0
         for name, entries in groups.items():
             topic = urls.notification_topic(self.base, name)

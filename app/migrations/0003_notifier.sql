@@ -9,6 +9,10 @@ CREATE TABLE notifier_cursors (
     hub                  text PRIMARY KEY,
     -- every change with a position <= this one was accepted by the hub
     position             bigint NOT NULL DEFAULT 0,
+    -- the end of the batch being sent (NULL when none): after a crash the same batch is sent
+    -- again with the same `from`/`until`, so a destination sees an exact repeat, never an
+    -- overlapping interval
+    pending_position     bigint,
     last_success         timestamptz,
     last_failure         timestamptz,
     consecutive_failures integer NOT NULL DEFAULT 0,

@@ -6,7 +6,11 @@ INSERT INTO notifier_cursors (hub) VALUES ($1) ON CONFLICT (hub) DO NOTHING
 
 -- name: cursor
 -- $1: hub.
-SELECT position FROM notifier_cursors WHERE hub = $1
+SELECT position, pending_position FROM notifier_cursors WHERE hub = $1
+
+-- name: set_pending
+-- The batch about to be sent ends at $2. $1: hub.
+UPDATE notifier_cursors SET pending_position = $2 WHERE hub = $1
 
 -- name: changes_after
 -- The next changes after the cursor, in log order (keyset on the primary key).
@@ -30,7 +34,8 @@ WHERE col.name = ANY($2::text[])
 -- name: advance
 -- Everything up to $2 was accepted by hub $1.
 UPDATE notifier_cursors
-SET position = $2, last_success = now(), consecutive_failures = 0, last_error = NULL
+SET position = $2, pending_position = NULL, last_success = now(), consecutive_failures = 0,
+    last_error = NULL
 WHERE hub = $1 AND position < $2
 
 -- name: set_untils

@@ -35,7 +35,7 @@ def test_notification_matches_the_spec_and_the_schema() -> None:
     schema = xmlschema.XMLSchema(str(shared_path("schemas", "resourcesync-documents.xsd")))
     schema.validate(body)
     root = etree.fromstring(body)
-    assert root.tag == "{%s}urlset" % NS["sm"]
+    assert root.tag == f"{{{NS['sm']}}}urlset"
     md = root.find("rs:md", NS)
     assert md.attrib == {"capability": "change-notification",
                          "from": "2026-11-26T10:00:00.000000Z",
