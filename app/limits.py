@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.problems import problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "ClientTooSlow", "classify", "install_limits", "DISK_FULL_ERRNOS"]
+__all__ = ["BackPressure", "ClientTooSlow", "PathGuard", "classify", "install_limits", "DISK_FULL_ERRNOS"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,26 @@ class BackPressure:
         return timed
 
 
+_CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PathGuard:
+    """Refuse a request whose decoded path carries NUL or another control character (`%00`,
+    `%0a`…) with 400: no route has a use for them, PostgreSQL text cannot hold NUL, and
+    refusing them here keeps them out of every query, log line and published document."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _CONTROL_IN_PATH.search(scope["path"]):
+            response = problem_response(400, "invalid path",
+                                        "control characters are not allowed in a path")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
         log.error("content store full: %s", exc.strerror)
@@ -167,6 +187,7 @@ async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """Register the back-pressure middleware and the full-disk handler on the app."""
+    """Register the path guard, the back-pressure middleware and the full-disk handler."""
     app.add_middleware(BackPressure, settings=settings)
+    app.add_middleware(PathGuard)
     app.add_exception_handler(OSError, _disk_full)
