@@ -73,7 +73,8 @@ async def test_change_dump_holds_old_and_new_bytes_in_forward_order(app, client,
         ("doc.txt", "created"), ("other.txt", "created"), ("doc.txt", "updated"),
         ("other.txt", "deleted")]
     stamps = [e["datetime"] for e in rows]
-    assert stamps == sorted(stamps) and top.get("from") <= stamps[0] <= stamps[-1] <= top.get("until")
+    assert stamps == sorted(stamps)
+    assert top.get("from") <= stamps[0] <= stamps[-1] <= top.get("until")
     created, updated = rows[0], rows[2]
     assert created["path"] != updated["path"]
     assert files[created["path"]] == v1 and files[updated["path"]] == v2
@@ -109,3 +110,14 @@ async def test_a_page_is_cut_into_bounded_packages(app, client, auth, db, data_d
         if k:
             assert e["from"] == listed[k - 1][0]["until"]
     assert seen == [r["uri"] for r in recs]
+
+    # above one page of packages the Change Dump is an index, parts contiguous
+    app.state.settings.page_size = 2
+    index = validate((await client.get("/resourcesync/cd/changedump.xml")).content)
+    assert index.tag.endswith("sitemapindex")
+    assert index.find("rs:md", NS).get("from") == listed[0][0]["from"]
+    parts = [e.text for e in index.findall("sm:sitemap/sm:loc", NS)]
+    assert len(parts) == 2
+    second = validate((await client.get(parts[1].removeprefix(BASE))).content)
+    assert second.find("rs:md", NS).get("from") == listed[2][0]["from"]
+    assert [e["loc"] for e in entries(second)] == [listed[2][0]["loc"]]

@@ -178,3 +178,29 @@ async def test_build_on_request_needs_a_token_and_runs_in_the_background(
     _, files = check_package((await client.get(loc.removeprefix("http://127.0.0.1:8000"))).content,
                              "resourcedump-manifest")
     assert list(files.values()) == [b"asked for"]
+
+
+async def test_above_one_page_of_packages_the_resource_dump_is_an_index(
+        app, client, auth, data_dir):
+    recs = [local_record(data_dir, "many", f"{i}.txt", f"n{i}".encode()) for i in range(5)]
+    assert (await client.post("/ingest", json=recs, headers=auth)).status_code == 200
+    settings = app.state.settings.model_copy(update={"package_max_files": 1})
+    await Builder(app.state.pool, settings, app.state.store).build_collection("many")
+    app.state.settings.page_size = 2  # documents list 2 packages per page from here on
+
+    r = await client.get("/resourcesync/many/resourcedump.xml")
+    root = validate(r.content)
+    assert root.tag.endswith("sitemapindex")
+    md = root.find("rs:md", NS)
+    assert md.get("capability") == "resourcedump" and md.get("at")
+    parts = [e.text for e in root.findall("sm:sitemap/sm:loc", NS)]
+    assert len(parts) == 3
+    packages = []
+    for part in parts:
+        child = validate((await client.get(part.removeprefix("http://127.0.0.1:8000"))).content)
+        links = {ln.get("rel"): ln.get("href") for ln in child.findall("rs:ln", NS)}
+        assert links["index"] == "http://127.0.0.1:8000/resourcesync/many/resourcedump.xml"
+        assert child.find("rs:md", NS).get("at") == md.get("at")
+        packages += [e.text for e in child.findall("sm:url/sm:loc", NS)]
+    assert len(packages) == len(set(packages)) == 5
+    assert (await client.get("/resourcesync/many/resourcedump/3.xml")).status_code == 404

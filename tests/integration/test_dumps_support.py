@@ -60,8 +60,8 @@ def entries(root: etree._Element) -> list[dict[str, str | None]]:
 
 def check_package(data: bytes, capability: str) -> tuple[etree._Element, dict[str, bytes]]:
     """Open a package and check it against its manifest: manifest.xml at the top level and
-    schema-valid, one entry per file with matching length and sha-256 (and md5 if given), leading '/' in
-    manifest paths and none in ZIP names, no file missing or extra.
+    schema-valid, one entry per file with matching length and sha-256 (md5 too if given),
+    leading '/' in manifest paths and none in ZIP names, no file missing or extra.
     Returns the manifest root and {manifest path: bytes}."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert z.testzip() is None
