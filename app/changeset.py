@@ -17,9 +17,12 @@ __all__ = ["Doc", "Row", "Snapshot", "Change", "Plan", "plan_batch"]
 ChangeType = Literal["created", "updated", "deleted"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Doc:
-    """The state a client asks for. `lastmod=None` means "the time of the change"."""
+    """The state a client asks for. `lastmod=None` means "the time of the change".
+
+    Not frozen: a frozen dataclass's __init__ costs twice as much, and one Doc is built per
+    record on the ingest path. Nothing mutates a Doc once built."""
 
     uri: str
     collection: str
@@ -36,7 +39,7 @@ class Doc:
     oai_identifier: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """A resource row as the batch leaves it. `id is None` for a row not yet in the table."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.changeset import Doc
-from app.records import Record, bare_media_type
+from app.records import Record, bare_media_type, metadata_lists
 from app.store import ContentStore
 
 __all__ = ["doc_from_record"]
@@ -26,7 +26,7 @@ def doc_from_record(record: Record, *, content_prefix: str, store: ContentStore)
         sha256=record.sha256,
         lastmod=record.lastmod,
         deleted=record.deleted,
-        metadata=record.metadata,
+        metadata=metadata_lists(record.metadata),
         links=[link.model_dump(exclude_none=True) for link in record.links]
         if record.links
         else None,

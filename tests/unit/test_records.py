@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from app.records import InvalidBatch, bare_media_type, parse_batch
+from app.records import InvalidBatch, bare_media_type, metadata_lists, parse_batch
 
 GOOD = {"uri": "https://example.org/a", "collection": "vc:a"}
 
@@ -27,7 +27,7 @@ def test_full_record_is_normalised():
     [rec] = parse_batch(orjson.dumps([record]), ndjson=False, max_records=10)
     assert rec.md5 == "a" * 32 and rec.sha256 == "c" * 64
     assert rec.lastmod == datetime(2026, 1, 2, 2, 4, 5, tzinfo=UTC)
-    assert rec.metadata == {"title": ["T"], "creator": ["x", "y"]}
+    assert metadata_lists(rec.metadata) == {"title": ["T"], "creator": ["x", "y"]}
 
 
 def test_pointer_names_record_and_field():
