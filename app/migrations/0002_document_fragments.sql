@@ -18,14 +18,17 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 $$;
 
 -- W3C date-time, UTC, always microseconds, upper-case Z (sitemaps/format.py `w3c`).
+-- STABLE like to_char itself: a SQL function declared more strictly than its body is never
+-- inlined, and a call per date then costs more than the formatting (these only run in
+-- triggers and queries, never in indexes, so STABLE is all they need).
 CREATE FUNCTION headwater_w3c(value timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
     SELECT to_char(value AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
 
 -- `md5:… sha-1:… sha-256:…`, or NULL when no digest is known.
 CREATE FUNCTION headwater_hash(md5 text, sha1 text, sha256 text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT nullif(concat_ws(' ', 'md5:' || md5, 'sha-1:' || sha1, 'sha-256:' || sha256), '')
 $$;
 
@@ -35,9 +38,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(' ' || name || '="' || headwater_xml_esc(value) || '"', '')
 $$;
 
+-- The same for values that never need escaping (digits, hex, date-times, fixed words):
+-- five replace() calls per attribute are most of the cost of a fragment.
+CREATE FUNCTION headwater_attr_raw(name text, value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(' ' || name || '="' || value || '"', '')
+$$;
+
 -- `<rs:ln rel=… href=… [type=…]/>` for each link, in list order.
 CREATE FUNCTION headwater_links_xml(links jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(string_agg(
         '<rs:ln' || headwater_attr('rel', l.v ->> 'rel') || headwater_attr('href', l.v ->> 'href')
         || headwater_attr('type', l.v ->> 'type') || '/>', '' ORDER BY l.i), '')
@@ -49,14 +59,15 @@ CREATE FUNCTION headwater_resource_url(
     uri text, lastmod timestamptz, md5 text, sha1 text, sha256 text, length bigint, type text,
     links jsonb
 ) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT '<url><loc>' || headwater_xml_esc(uri) || '</loc>'
         || coalesce('<lastmod>' || headwater_w3c(lastmod) || '</lastmod>', '')
         || CASE WHEN coalesce(md5, sha1, sha256, length::text, type) IS NULL THEN ''
-                ELSE '<rs:md' || headwater_attr('hash', headwater_hash(md5, sha1, sha256))
-                     || headwater_attr('length', length::text) || headwater_attr('type', type)
-                     || '/>' END
-        || headwater_links_xml(links)
+                ELSE '<rs:md' || headwater_attr_raw('hash', headwater_hash(md5, sha1, sha256))
+                     || headwater_attr_raw('length', length::text)
+                     || headwater_attr('type', type) || '/>' END
+        -- most rows have no links: skip the (never inlined) set-returning subquery
+        || CASE WHEN links IS NULL THEN '' ELSE headwater_links_xml(links) END
         || E'</url>\n'
 $$;
 
@@ -64,15 +75,16 @@ CREATE FUNCTION headwater_change_url(
     uri text, change text, datetime timestamptz, lastmod timestamptz, md5 text, sha1 text,
     sha256 text, length bigint, type text
 ) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT '<url><loc>' || headwater_xml_esc(uri) || '</loc>'
         || CASE WHEN change = 'deleted' THEN ''
                 ELSE coalesce('<lastmod>' || headwater_w3c(lastmod) || '</lastmod>', '') END
-        || '<rs:md' || headwater_attr('change', change)
-        || headwater_attr('datetime', headwater_w3c(datetime))
+        || '<rs:md' || headwater_attr_raw('change', change)
+        || headwater_attr_raw('datetime', headwater_w3c(datetime))
         || CASE WHEN change = 'deleted' THEN ''
-                ELSE headwater_attr('hash', headwater_hash(md5, sha1, sha256))
-                     || headwater_attr('length', length::text) || headwater_attr('type', type)
+                ELSE headwater_attr_raw('hash', headwater_hash(md5, sha1, sha256))
+                     || headwater_attr_raw('length', length::text)
+                     || headwater_attr('type', type)
                 END
         || E'/></url>\n'
 $$;
@@ -185,7 +197,7 @@ ON CONFLICT (key) DO NOTHING;
 
 -- The plain sitemaps.org entry (search engines): loc and lastmod, no rs: elements.
 CREATE FUNCTION headwater_plain_url(uri text, lastmod timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT '<url><loc>' || headwater_xml_esc(uri) || '</loc>'
         || coalesce('<lastmod>' || headwater_w3c(lastmod) || '</lastmod>', '') || E'</url>\n'
 $$;
