@@ -164,10 +164,11 @@ class Builder:
 
     # ------------------------------------------------------------------ entry points
 
-    async def build_collection(self, name: str, *, force: bool = False,
-                               wait: bool = True) -> list[BuildResult]:
-        """The Change Dump of every sealed page not yet packed, then the Resource Dump (rebuilt
-        when the collection changed since the last one, or when `force`)."""
+    async def build_collection(self, name: str, *, force: bool = False, wait: bool = True,
+                               resource_dump: bool = True) -> list[BuildResult]:
+        """The Change Dump of every sealed page not yet packed, then (unless `resource_dump` is
+        False) the Resource Dump, rebuilt when the collection changed since the last one or
+        when `force`. Without `wait`, a collection another builder holds is skipped."""
         async with self.pool.acquire() as rw:
             coll = await rw.fetchrow(Q["collection"], name)
             if coll is None:
@@ -180,7 +181,8 @@ class Builder:
             try:
                 await self._sweep(rw, cid, running=0)
                 results = await self._change_dumps(rw, name, cid)
-                results.append(await self._resource_dump(rw, name, cid, force=force))
+                if resource_dump:
+                    results.append(await self._resource_dump(rw, name, cid, force=force))
                 return results
             finally:
                 await rw.fetchval(Q["unlock_collection"], DUMP_LOCK, cid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -33,13 +34,19 @@ class DumpScheduler:
         self.app = app
         self.wanted: asyncio.Queue[str] = asyncio.Queue()
         self.builder = Builder(app.state.pool, app.state.settings, app.state.store)
+        # when this process last found a collection's Resource Dump current: an unchanged
+        # collection is due again only a day later, not at every poll
+        self.checked: dict[str, float] = {}
 
     def request(self, collection: str) -> None:
         self.wanted.put_nowait(collection)
 
-    async def _build(self, name: str, *, force: bool) -> None:
+    async def _build(self, name: str, *, force: bool, resource_dump: bool = True) -> None:
         try:
-            for r in await self.builder.build_collection(name, force=force, wait=force):
+            for r in await self.builder.build_collection(
+                    name, force=force, wait=force, resource_dump=resource_dump):
+                if r.kind == "resourcedump" and r.outcome in ("current", "empty"):
+                    self.checked[name] = time.monotonic()
                 if r.outcome == "built":
                     log.info("dumps: %s %s: %d packages, %d bytes", r.collection, r.kind,
                              r.packages, r.bytes)
@@ -48,20 +55,27 @@ class DumpScheduler:
         except Exception:
             log.exception("dumps: building %s failed", name)
 
-    async def _due(self) -> list[str]:
+    async def _due(self) -> tuple[list[str], list[str]]:
+        """Collections with sealed pages to pack, and collections due a Resource Dump."""
         pool = self.app.state.pool
         page_size = self.app.state.settings.page_size
+        every = RESOURCE_DUMP_EVERY.total_seconds()
+        now = time.monotonic()
         async with pool.acquire() as conn:
-            names = [r["name"] for r in
+            pages = [r["name"] for r in
                      await conn.fetch(Q["collections_with_unbuilt_pages"], page_size)]
-            names += [r["name"] for r in
-                      await conn.fetch(Q["collections_due_resourcedump"], RESOURCE_DUMP_EVERY)]
-        return list(dict.fromkeys(names))
+            due = [r["name"] for r in
+                   await conn.fetch(Q["collections_due_resourcedump"], RESOURCE_DUMP_EVERY)
+                   if now - self.checked.get(r["name"], -every) >= every]
+        return pages, due
 
     async def run(self) -> None:
         while True:
             try:
-                for name in await self._due():
+                pages, due = await self._due()
+                for name in pages:  # a sealed page does not make the Resource Dump due
+                    await self._build(name, force=False, resource_dump=False)
+                for name in due:
                     await self._build(name, force=False)
             except Exception:
                 log.exception("dumps: scheduled pass failed")

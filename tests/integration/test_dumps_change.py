@@ -121,3 +121,24 @@ async def test_a_page_is_cut_into_bounded_packages(app, client, auth, db, data_d
     second = validate((await client.get(parts[1].removeprefix(BASE))).content)
     assert second.find("rs:md", NS).get("from") == listed[2][0]["from"]
     assert [e["loc"] for e in entries(second)] == [listed[2][0]["loc"]]
+
+
+async def test_scheduler_packs_sealed_pages_without_rebuilding_the_resource_dump(
+        app, client, auth, db, data_dir):
+    from app.dumps.schedule import DumpScheduler
+
+    await _ingest(client, auth, [local_record(data_dir, "cd", "a.txt", b"a")])
+    scheduler = DumpScheduler(app)
+    pages, due = await scheduler._due()
+    assert pages == [] and due == ["cd"]
+    await _seal(db)
+    pages, due = await scheduler._due()
+    assert pages == ["cd"]
+    await scheduler._build("cd", force=False, resource_dump=False)
+    assert (await client.get("/resourcesync/cd/changedump.xml")).status_code == 200
+    assert (await client.get("/resourcesync/cd/resourcedump.xml")).status_code == 404
+    pages, due = await scheduler._due()
+    assert pages == [] and due == ["cd"]
+    await scheduler._build("cd", force=False)
+    assert (await client.get("/resourcesync/cd/resourcedump.xml")).status_code == 200
+    assert await scheduler._due() == ([], [])
