@@ -44,8 +44,13 @@ class Snapshot:
         self._closed = True
         try:
             await self._tr.rollback()
+        except Exception:
+            # a client that went away mid-page can leave a read in flight: drop the
+            # connection rather than wait for it (the pool opens a fresh one)
+            self.conn.terminate()
         finally:
-            await self.pool.release(self.conn)
+            with contextlib.suppress(Exception):
+                await self.pool.release(self.conn)
 
 
 async def open_snapshot(pool: asyncpg.Pool) -> Snapshot:
