@@ -5,7 +5,8 @@
 Puts N files of mixed sizes (64 KiB to 4 MiB, random bytes: incompressible, as archived content
 mostly is) straight into a content store and records them as local resources of one collection,
 then, in each round and side by side:
-  - `cp -r` of the store folder (the floor: read + write, no ZIP),
+  - `cp -r` of the store folder (the floor: read + write, no ZIP; in-kernel copy_file_range),
+  - `cp -r` then `sync -f` (the same made durable: the builder fsyncs every package),
   - `zip -0 -q -r` of the store folder (Debian `zip`, the baseline CONTRACT §9 names),
   - `headwater dumps build --collection bench --force` (the command an operator runs: manifest
     pass with md5 + CRC-32, stored ZIP64 packages of 100 MB, fsync and rename of each).
@@ -119,15 +120,20 @@ def main() -> None:
         shutil.rmtree(work / "copy", ignore_errors=True)
         (work / "out.zip").unlink(missing_ok=True)
         cp_s, _ = timed(["cp", "-r", str(store), str(work / "copy")])
+        shutil.rmtree(work / "copy", ignore_errors=True)
+        subprocess.run(["sync", "-f", str(work)], check=True)
+        sync_s, _ = timed(["sh", "-c", f'cp -r "{store}" "{work / "copy"}" && sync -f "{work}"'])
         zip_s, _ = timed(["zip", "-0", "-q", "-r", str(work / "out.zip"), "."], cwd=store)
         hw_s, rss = timed([headwater, "dumps", "build", "--collection", "bench", "--force"],
                           env=env)
         rows.append((r, cp_s, zip_s, hw_s, rss))
         mb = total / 1e6
-        print(f"round {r}: cp {mb / cp_s:7.0f} MB/s ({cp_s:.2f}s) | zip -0 {mb / zip_s:7.0f} MB/s "
+        print(f"round {r}: cp {mb / cp_s:5.0f} MB/s ({cp_s:.2f}s) | "
+              f"cp+sync {mb / sync_s:5.0f} MB/s ({sync_s:.2f}s) | zip -0 {mb / zip_s:5.0f} MB/s "
               f"({zip_s:.2f}s) | headwater dumps build {mb / hw_s:7.0f} MB/s ({hw_s:.2f}s), "
               f"peak RSS {rss / 1024:.0f} MiB | builder/zip time {hw_s / zip_s:.2f}x, "
-              f"builder/cp time {hw_s / cp_s:.2f}x", flush=True)
+              f"builder/cp time {hw_s / cp_s:.2f}x, builder/cp+sync time {hw_s / sync_s:.2f}x",
+              flush=True)
         packages = list((data / "dumps").rglob("*.zip"))
         print(f"         {len(packages)} packages, "
               f"{sum(p.stat().st_size for p in packages) / 1e6:,.0f} MB on disk", flush=True)

@@ -52,6 +52,7 @@ Q = load_queries("app", "sql/dumps.sql")
 DUMP_LOCK = 0x4857_4450  # "HWDP": one builder per collection at a time
 KEEP_RESOURCE_DUMPS = 2  # the newest and the one before, for downloads still running
 ROWS = 1_000  # rows per keyset fetch
+MEASURE_BYTES = 16 * 1024 * 1024  # bytes measured per worker-thread hop
 
 
 class DumpError(Exception):
@@ -318,9 +319,14 @@ class Builder:
 
     # ------------------------------------------------------------------ packing
 
-    def _measure(self, items: list[_Item]) -> list[Measured | None]:
+    def _measure(self, items: list[_Item], start: int) -> list[Measured | None]:
+        """Measure items from `start` on, stopping after about MEASURE_BYTES: small steps, so
+        measuring the next package overlaps with writing the previous one."""
         out: list[Measured | None] = []
-        for item in items:
+        done = 0
+        for item in items[start:]:
+            if done >= MEASURE_BYTES:
+                break
             if item.key is None:
                 out.append(None)
                 continue
@@ -328,6 +334,7 @@ class Builder:
             if m is None:
                 raise DumpError(f"the bytes of {item.loc} ({item.key}) are missing from the store")
             out.append(m)
+            done += m.length
         return out
 
     def _entry(self, item: _Item, m: Measured | None) -> str:
@@ -352,23 +359,38 @@ class Builder:
         budget = Budget(self.settings.package_max_bytes, self.settings.package_max_files)
         built: list[_Built] = []
         pkg = _Package(tmp, 0, from_)
+        # one package is written (on a worker thread) while the next one's files are measured
+        # (on another): the two passes overlap on two cores
+        writing: asyncio.Task[_Built] | None = None
         try:
             async for items in chunks:
-                measured = await asyncio.to_thread(self._measure, items)
-                for item, m in zip(items, measured, strict=True):
-                    entry = self._entry(item, m)
-                    size = m.length if m else None
-                    if not budget.admit(size, item.path if m else None, len(entry.encode())):
-                        built.append(await self._finish(pkg, folder, head, name_for, None))
-                        pkg = _Package(tmp, pkg.part + 1, pkg.last)
-                        budget.reset()
-                        budget.admit(size, item.path if m else None, len(entry.encode()))
-                    pkg.add(item, m, entry)
+                at = 0
+                while at < len(items):
+                    measured = await asyncio.to_thread(self._measure, items, at)
+                    for item, m in zip(items[at:at + len(measured)], measured, strict=True):
+                        entry = self._entry(item, m)
+                        size, path = (m.length, item.path) if m else (None, None)
+                        if not budget.admit(size, path, len(entry.encode())):
+                            if writing is not None:
+                                built.append(await writing)
+                            writing = asyncio.create_task(
+                                self._finish(pkg, folder, head, name_for, None))
+                            pkg = _Package(tmp, pkg.part + 1, pkg.last)
+                            budget.reset()
+                            budget.admit(size, path, len(entry.encode()))
+                        pkg.add(item, m, entry)
+                    at += len(measured)
+            if writing is not None:
+                built.append(await writing)
+                writing = None
             if pkg.entries:
                 built.append(await self._finish(pkg, folder, head, name_for, until))
             else:
                 pkg.discard()
         except BaseException:
+            if writing is not None:
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
             pkg.discard()
             raise
         return built
