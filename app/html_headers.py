@@ -15,7 +15,8 @@ _CDN = "https://cdn.jsdelivr.net"
 DEFAULT_HEADERS: dict[bytes, bytes] = {
     b"content-security-policy": (
         f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
-        f"style-src 'self' 'unsafe-inline' {_CDN}; img-src 'self' data: https://fastapi.tiangolo.com; "
+        f"style-src 'self' 'unsafe-inline' {_CDN}; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ).encode(),
     b"x-content-type-options": b"nosniff",

@@ -38,7 +38,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.problems import problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "ClientTooSlow", "PathGuard", "classify", "install_limits", "DISK_FULL_ERRNOS"]
+__all__ = ["BackPressure", "ClientTooSlow", "PathGuard", "classify", "install_limits",
+           "DISK_FULL_ERRNOS"]
 
 log = logging.getLogger(__name__)
 

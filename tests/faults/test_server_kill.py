@@ -123,8 +123,9 @@ def test_sigkill_mid_ingest(live_server_factory, database_url, data_dir):
             assert present == expected, f"acknowledged batch {(worker, n)} lost rows"
         else:
             assert present in (set(), expected), f"batch {(worker, n)} half-written"
+    keys = dict(state["content"])
     for uri, sha in writers.acked_uploads.items():
-        assert uri in uris, f"acknowledged upload {uri} lost"
+        assert keys.get(uri) == sha, f"acknowledged upload {uri} lost or replaced"
     store_root = data_dir / "content"
     for uri, key in state["content"]:
         path = store_root / key[:2] / key[2:4] / key
