@@ -1,24 +1,39 @@
 # syntax=docker/dockerfile:1
-# Production image: build wheels in one stage, run as a non-root user in the next.
+# Production image. Build wheels in one stage; run as a non-root user in a slim second stage.
+#
+#   docker run -p 8000:8000 -e DATABASE_URL=postgresql://user:pw@db/headwater \
+#     -e HEADWATER_BASE_URL=https://rs.example.org -e HEADWATER_WRITE_TOKENS=… headwater
+#
+# The web process serves with HEADWATER_WORKERS uvicorn workers. To run the notifier as its own
+# container, set HEADWATER_NOTIFIER=external on the web containers and start one more container
+# from the same image with the command `headwater notifier`.
 FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY sitemaps ./sitemaps
 COPY notifier ./notifier
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 headwater
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+RUN useradd --create-home --uid 10001 --user-group headwater
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-USER headwater
+RUN pip install /wheels/*.whl && rm -rf /wheels
+USER 10001:10001
 WORKDIR /home/headwater
 ENV HEADWATER_HOST=0.0.0.0 \
     HEADWATER_PORT=8000 \
     HEADWATER_WORKERS=4 \
     HEADWATER_DATA_DIR=/home/headwater/data
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4).status == 200 else 1)"]
+# /readyz: 200 once the database is reachable and migrated (CONTRACT §0), on the configured port
+# and under the base URL's path prefix.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.parse as p, urllib.request as r; prefix = p.urlsplit(os.environ.get('HEADWATER_BASE_URL', '')).path.rstrip('/'); url = 'http://127.0.0.1:%s%s/readyz' % (os.environ.get('HEADWATER_PORT', '8000'), prefix); sys.exit(0 if r.urlopen(url, timeout=4).status == 200 else 1)"]
 CMD ["headwater", "serve"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 import typer
@@ -65,6 +66,10 @@ def db_upgrade() -> None:
     typer.echo("applied: " + ", ".join(applied) if applied else "database is current")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @cli.command()
 def serve(
     host: str = typer.Option(None, help="Interface to listen on (HEADWATER_HOST)."),
@@ -96,6 +101,10 @@ def serve(
         typer.secho(f"write token (kept in {settings.data_dir}/write-token): {token}", err=True,
                     fg="green")
     typer.secho(f"serving {settings.base_url} on {settings.host}:{settings.port}", err=True)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler it found:
+    # with the default one the process dies without running atexit, leaving the embedded
+    # cluster running. Exiting instead lets the cluster stop, so the folder can be reused.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "app.main:create_app", factory=True, host=settings.host, port=settings.port,
         workers=workers or settings.workers, log_level=settings.log_level.lower(),
