@@ -115,6 +115,10 @@ async def test_change_list_pages_seal_and_the_open_page_grows(client, auth, sett
             sealed[url] = (r.content, r.headers["etag"])
             z = await client.get(url.removeprefix(B), headers={"accept-encoding": "gzip"})
             assert z.headers["content-encoding"] == "gzip" and z.content == r.content
+            h = await client.head(url.removeprefix(B), headers={"accept-encoding": "identity"})
+            assert h.status_code == 200 and h.content == b""
+            assert h.headers["etag"] == r.headers["etag"]
+            assert h.headers["content-length"] == str(len(r.content))
         else:
             assert "until" not in md and r.headers["cache-control"] == "no-cache"
     assert counts == [1000, 1000, 1000, 500]
