@@ -10,8 +10,9 @@ then, in each round and side by side:
   - `zip -0 -q -r` of the store folder (Debian `zip`, the baseline CONTRACT §9 names),
   - `headwater dumps build --collection bench --force` (the command an operator runs: manifest
     pass with md5 + CRC-32, stored ZIP64 packages of 100 MB, fsync and rename of each).
-Every tool reads a page-cache-warm store. MB/s = content bytes / wall time. The builder's peak
-memory is the child's maximum RSS (wait4), whole process, imports included.
+Every tool reads a page-cache-warm store. MB/s = content bytes / wall time. CPU = user + system
+seconds of the child (wait4): on a shared 2-core machine wall time swings with other load, CPU
+time much less. The builder's peak memory is the child's maximum RSS, imports included.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ async def record(dsn: str, files: list[tuple[str, int, str]]) -> None:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
-          ) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one child process."""
+          ) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user + system) of one child process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -83,7 +84,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[0]} failed: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -119,13 +120,15 @@ def main() -> None:
     for r in range(args.rounds):
         shutil.rmtree(work / "copy", ignore_errors=True)
         (work / "out.zip").unlink(missing_ok=True)
-        cp_s, _ = timed(["cp", "-r", str(store), str(work / "copy")])
+        cp_s, _, cp_cpu = timed(["cp", "-r", str(store), str(work / "copy")])
         shutil.rmtree(work / "copy", ignore_errors=True)
         subprocess.run(["sync", "-f", str(work)], check=True)
-        sync_s, _ = timed(["sh", "-c", f'cp -r "{store}" "{work / "copy"}" && sync -f "{work}"'])
-        zip_s, _ = timed(["zip", "-0", "-q", "-r", str(work / "out.zip"), "."], cwd=store)
-        hw_s, rss = timed([headwater, "dumps", "build", "--collection", "bench", "--force"],
-                          env=env)
+        sync_s, _, _ = timed(["sh", "-c",
+                              f'cp -r "{store}" "{work / "copy"}" && sync -f "{work}"'])
+        zip_s, _, zip_cpu = timed(["zip", "-0", "-q", "-r", str(work / "out.zip"), "."],
+                                  cwd=store)
+        hw_s, rss, hw_cpu = timed(
+            [headwater, "dumps", "build", "--collection", "bench", "--force"], env=env)
         rows.append((r, cp_s, zip_s, hw_s, rss))
         mb = total / 1e6
         print(f"round {r}: cp {mb / cp_s:5.0f} MB/s ({cp_s:.2f}s) | "
@@ -135,6 +138,8 @@ def main() -> None:
               f"builder/cp time {hw_s / cp_s:.2f}x, builder/cp+sync time {hw_s / sync_s:.2f}x",
               flush=True)
         packages = list((data / "dumps").rglob("*.zip"))
+        print(f"         CPU seconds: cp {cp_cpu:.2f} | zip -0 {zip_cpu:.2f} | builder "
+              f"{hw_cpu:.2f} (builder/zip CPU {hw_cpu / zip_cpu:.2f}x)", flush=True)
         print(f"         {len(packages)} packages, "
               f"{sum(p.stat().st_size for p in packages) / 1e6:,.0f} MB on disk", flush=True)
     best = min(rows, key=lambda x: x[3])
