@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.problems import problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "ClientTooSlow", "PathGuard", "classify", "install_limits",
+__all__ = ["BackPressure", "ClientTooSlow", "RequestGuard", "classify", "install_limits",
            "DISK_FULL_ERRNOS"]
 
 log = logging.getLogger(__name__)
@@ -160,20 +160,34 @@ class BackPressure:
 _CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class PathGuard:
-    """Refuse a request whose decoded path carries NUL or another control character (`%00`,
-    `%0a`…) with 400: no route has a use for them, PostgreSQL text cannot hold NUL, and
-    refusing them here keeps them out of every query, log line and published document."""
+class RequestGuard:
+    """Refuse, before any route runs:
+    - a decoded path carrying NUL or another control character (`%00`, `%0a`…) with 400: no
+      route has a use for them, PostgreSQL text cannot hold NUL, and refusing them here keeps
+      them out of every query, log line and published document;
+    - a request head larger than HEADWATER_MAX_HEADER_SIZE with 431. uvicorn's h11 parser
+      enforces that limit while reading; its default httptools parser does not, so the head
+      has been read once by now, but it goes no further (bounded per connection by
+      HEADWATER_LIMIT_CONCURRENCY)."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, max_header_size: int):
         self.app = app
+        self.max_header_size = max_header_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _CONTROL_IN_PATH.search(scope["path"]):
-            response = problem_response(400, "invalid path",
-                                        "control characters are not allowed in a path")
-            await response(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            refusal = None
+            if _CONTROL_IN_PATH.search(scope["path"]):
+                refusal = problem_response(400, "invalid path",
+                                           "control characters are not allowed in a path")
+            elif sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_header_size:
+                refusal = problem_response(
+                    431, "request header fields too large",
+                    f"the request head is limited to {self.max_header_size} bytes",
+                    headers={"Connection": "close"})
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
@@ -188,7 +202,7 @@ async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """Register the path guard, the back-pressure middleware and the full-disk handler."""
+    """Register the request guard, the back-pressure middleware and the full-disk handler."""
     app.add_middleware(BackPressure, settings=settings)
-    app.add_middleware(PathGuard)
+    app.add_middleware(RequestGuard, max_header_size=settings.max_header_size)
     app.add_exception_handler(OSError, _disk_full)
