@@ -142,9 +142,11 @@ def main() -> None:
               f"{hw_cpu:.2f} (builder/zip CPU {hw_cpu / zip_cpu:.2f}x)", flush=True)
         print(f"         {len(packages)} packages, "
               f"{sum(p.stat().st_size for p in packages) / 1e6:,.0f} MB on disk", flush=True)
-    best = min(rows, key=lambda x: x[3])
-    print(f"best builder round: {total / 1e6 / best[3]:.0f} MB/s, "
-          f"{best[3] / best[2]:.2f}x zip -0, peak RSS {max(x[4] for x in rows) / 1024:.0f} MiB")
+    ratios = sorted(x[3] / x[2] for x in rows)
+    speeds = sorted(total / 1e6 / x[3] for x in rows)
+    print(f"median: builder {speeds[len(speeds) // 2]:.0f} MB/s, builder/zip -0 time "
+          f"{ratios[len(ratios) // 2]:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)}), "
+          f"peak RSS {max(x[4] for x in rows) / 1024:.0f} MiB")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
