@@ -26,6 +26,13 @@ __all__ = ["Q", "CHUNK", "Snapshot", "open_snapshot", "Collection", "collection"
 Q = load_queries("app", "sql/sitemaps.sql")
 CHUNK = 5_000
 
+# Every range read here is a keyset range of a btree (resources (collection_id, ord),
+# set_changes (set_id, seq)). Left alone the planner picks a bitmap scan and then sorts the
+# 5,000 rows for `string_agg(… ORDER BY …)`; a plain index scan delivers them in order and the
+# aggregate skips its sort: measured 50–125 ms against 270–300 ms for 50,000 fragments.
+_PLAN_SETTINGS = ("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; "
+                  "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+
 
 class Snapshot:
     """A pooled connection in a read-only REPEATABLE READ transaction, closed exactly once.
@@ -58,6 +65,7 @@ async def open_snapshot(pool: asyncpg.Pool) -> Snapshot:
     try:
         tr = conn.transaction(isolation="repeatable_read", readonly=True)
         await tr.start()
+        await conn.execute(_PLAN_SETTINGS)
     except BaseException:
         await pool.release(conn)
         raise
