@@ -198,9 +198,10 @@ async def test_a_moved_record_keeps_its_identifier(client, auth, db, mixed):
 
 async def test_sql_and_python_derive_the_same_sets(db):
     uris = ["https://www.webarchiv.cz/a?b", "http://user@[::1]:80/x", "HTTP://Ex-ample.COM.:80",
-            "urn:x", "https://a..b/", "https://xn--bcher-kva.example/ü", "http://host_1.org/"]
+            "urn:x", "https://a..b/", "https://xn--bcher-kva.example/ü", "http://host_1.org/",
+            "https://ÚSTAV.cz/", "ftp://a:b@c.d:21/", "https://", "mailto:x@y.org"]
     for uri in uris:
         assert await db.fetchval("SELECT headwater_oai_domain($1)", uri) == domain_leaf(uri)
     for kind in ["text/html", "application/atom+xml; charset=utf-8", "bad", "Text/HTML",
-                 "application/vnd.ms-excel", "a/b c"]:
+                 "application/vnd.ms-excel", "a/b c", "a/b/c", "x:y/z;q=1", "/", "a/"]:
         assert await db.fetchval("SELECT headwater_oai_mime($1)", kind) == mime_leaf(kind)
