@@ -96,15 +96,17 @@ async def set_head(conn: asyncpg.Connection, c: Collection) -> tuple[int, dateti
 
 async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None, *,
                      page_size: int = 0, prefix: str = ""
-                     ) -> tuple[list[PartStats], dict[str, int]]:
-    """Per-part entries and bytes of the given collections, and the id of each collection
-    named. With `ids=None`: the parts of every collection holding a URI under `prefix`."""
+                     ) -> tuple[list[PartStats], dict[str, tuple[int, int]]]:
+    """Per-part entries and bytes of the given collections, and the (id, member_seq) of each
+    collection named. With `ids=None`: the parts of every collection holding a URI under
+    `prefix`. member_seq bounds the last part's range, so a small collection costs one
+    range query, not page size / CHUNK."""
     if ids is None:
         rows = await conn.fetch(Q["plain_parts"], page_size, prefix)
     else:
         rows = await conn.fetch(Q["resource_parts"], list(ids))
     stats = [PartStats(r["collection"], r["part"], r["entries"], r["bytes"]) for r in rows]
-    return stats, {r["collection"]: r["collection_id"] for r in rows}
+    return stats, {r["collection"]: (r["collection_id"], r["member_seq"]) for r in rows}
 
 
 async def _chunks(conn: asyncpg.Connection, sql: str, key: object, lo: int, hi: int,

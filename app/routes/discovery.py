@@ -112,8 +112,9 @@ async def plain_sitemap(request: Request) -> Response:
             async def body() -> AsyncIterator[bytes]:
                 yield docs.plain_urlset_head().encode()
                 for s in stats:
-                    async for chunk in ddb.plain_chunks(snap.conn, ids[s.collection],
-                                                        s.part * n, (s.part + 1) * n,
+                    cid, end = ids[s.collection]
+                    async for chunk in ddb.plain_chunks(snap.conn, cid, s.part * n,
+                                                        min((s.part + 1) * n, end),
                                                         _prefix(settings)):
                         yield chunk
                 yield docs.URLSET_CLOSE.encode()
@@ -145,7 +146,7 @@ async def plain_sitemap_part(collection: str, name: str, request: Request) -> Re
         coll = await require_collection(snap, collection)
         if part * n >= coll.member_seq:
             raise not_found("no such sitemap part")
-        lo, hi = part * n, (part + 1) * n
+        lo, hi = part * n, min((part + 1) * n, coll.member_seq)
         if sub is not None:
             row = await snap.conn.fetchrow(ddb.Q["subpart_range"], coll.id, lo, hi, budget, sub)
             if row is None or row["lo"] is None:

@@ -122,8 +122,9 @@ async def resource_list(collection: str, request: Request) -> Response:
         if paging.fits_one_page(stats, n, budget):
             def body() -> AsyncIterator[bytes]:
                 return _urlset(docs.resourcelist_head(at=at, up=up), [
-                    ddb.resource_chunks(snap.conn, ids[s.collection], s.part * n,
-                                        (s.part + 1) * n) for s in stats])
+                    ddb.resource_chunks(snap.conn, ids[s.collection][0], s.part * n,
+                                        min((s.part + 1) * n, ids[s.collection][1]))
+                    for s in stats])
         else:
             children = [docs.IndexChild(_part_url(base, collection, ref), at=at)
                         for ref in paging.plan_parts(stats, budget)]
@@ -167,7 +168,7 @@ async def resource_list_part(collection: str, part_collection: str, name: str,
         if part * n >= member.member_seq:
             raise not_found("no such Resource List part")
         position, at = await ddb.set_head(snap.conn, coll)
-        lo, hi = part * n, (part + 1) * n
+        lo, hi = part * n, min((part + 1) * n, member.member_seq)
         if sub is not None:
             row = await snap.conn.fetchrow(ddb.Q["subpart_range"], member.id, lo, hi, budget,
                                            sub)
@@ -211,7 +212,8 @@ async def change_list(collection: str, request: Request) -> Response:
 
             def body() -> AsyncIterator[bytes]:
                 return _urlset(docs.changelist_head(from_=from_, until=until, up=up),
-                               [ddb.change_chunks(snap.conn, coll.id, 0, n)])
+                               [ddb.change_chunks(snap.conn, coll.id, 0,
+                                                  min(n, coll.change_seq))])
         else:
             children = [
                 docs.IndexChild(_page_url(base, collection, k), from_=bounds[k][0],
@@ -263,7 +265,7 @@ async def change_list_page(collection: str, name: str, request: Request) -> Resp
 
         def body() -> AsyncIterator[bytes]:
             return _urlset(head, [ddb.change_chunks(snap.conn, coll.id, page * n,
-                                                    (page + 1) * n)])
+                                                    min((page + 1) * n, coll.change_seq))])
 
         if sealed:
             token = etag_token("changelist-page", instance, base, collection, page, n)

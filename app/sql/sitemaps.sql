@@ -29,7 +29,7 @@ ORDER BY s.seq DESC LIMIT 1
 
 -- name: resource_parts
 -- Live entries and bytes per part of the given collections. $1: collection ids.
-SELECT c.name AS collection, p.collection_id, p.part, p.entries, p.bytes
+SELECT c.name AS collection, p.collection_id, c.member_seq, p.part, p.entries, p.bytes
 FROM resource_parts p JOIN collections c ON c.id = p.collection_id
 WHERE p.collection_id = ANY($1::int[]) AND p.entries > 0
 ORDER BY c.name, p.part
@@ -89,7 +89,7 @@ SELECT position, datetime FROM log_head
 -- those). A part with such a resource near its start costs one index probe; a part of other
 -- hosts' URIs only is scanned once (at most a page of rows).
 -- $1: page size, $2: URI prefix.
-SELECT c.name AS collection, p.collection_id, p.part, p.entries, p.bytes
+SELECT c.name AS collection, p.collection_id, c.member_seq, p.part, p.entries, p.bytes
 FROM resource_parts p JOIN collections c ON c.id = p.collection_id
 WHERE p.entries > 0 AND EXISTS (
     SELECT 1 FROM resources r
