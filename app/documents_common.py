@@ -6,7 +6,6 @@ from fastapi import Request
 
 from app import documents_db as ddb
 from app.problems import HTTPProblem
-from app.settings import Settings
 
 __all__ = ["instance_id", "snapshot", "require_collection", "not_found"]
 
@@ -34,7 +33,3 @@ async def require_collection(snap: ddb.Snapshot, name: str) -> ddb.Collection:
     if found is None:
         raise not_found(f"no collection named {name!r}")
     return found
-
-
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings

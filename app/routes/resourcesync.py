@@ -13,7 +13,7 @@ URLs (`docs/resourcesync.md`), under `/resourcesync/{collection}/`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
 import asyncpg
@@ -47,8 +47,8 @@ def _page_url(base: str, collection: str, page: int) -> str:
     return f"{base}/resourcesync/{collection}/changelist/{page}.xml"
 
 
-async def _strings(parts: AsyncIterator[str] | list[str]) -> AsyncIterator[bytes]:
-    for part in parts:  # type: ignore[union-attr]
+async def _strings(parts: Iterable[str]) -> AsyncIterator[bytes]:
+    for part in parts:
         yield part.encode()
 
 
