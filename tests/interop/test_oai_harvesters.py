@@ -223,3 +223,39 @@ def test_incremental_harvests_racing_a_writer_miss_nothing(live_server_factory, 
     assert len(final) > 1_000
     missed = {k: v for k, v in final.items() if latest.get(k) != v}
     assert not missed, f"{len(missed)} records' newest change was never harvested"
+
+
+def test_every_verb_through_both_clients(live_server_factory):
+    from sickle import oaiexceptions
+
+    server = live_server_factory(HEADWATER_OAI_PAGE_SIZE="5")
+    ingest(server.url, [record(i) for i in range(12)])
+    sickle = Sickle(f"{server.url}/oai", max_retries=0, timeout=30)
+    assert sickle.Identify().baseURL == f"{server.url}/oai"
+    assert [f.metadataPrefix for f in sickle.ListMetadataFormats()] == ["oai_dc", "rs"]
+    specs = [s.setSpec for s in sickle.ListSets()]  # more than 5: across tokens
+    assert "collection:serials" in specs and "domain:cz:webarchiv:www" in specs
+    assert len(specs) == len(set(specs)) > 5
+    first = next(sickle.ListIdentifiers(metadataPrefix="oai_dc"))
+    got = sickle.GetRecord(identifier=first.identifier, metadataPrefix="oai_dc")
+    assert got.metadata["title"][0].startswith("Record ")
+    for call, error in [
+        (lambda: sickle.GetRecord(identifier="oai:headwater.local:999999",
+                                  metadataPrefix="oai_dc"), oaiexceptions.IdDoesNotExist),
+        (lambda: sickle.GetRecord(identifier=first.identifier, metadataPrefix="marc"),
+         oaiexceptions.CannotDisseminateFormat),
+        (lambda: next(sickle.ListRecords(resumptionToken="forged")),
+         oaiexceptions.BadResumptionToken),
+        (lambda: next(sickle.ListRecords(metadataPrefix="oai_dc", **{"from": "yesterday"})),
+         oaiexceptions.BadArgument),
+    ]:
+        with pytest.raises(error):
+            call()
+
+    client = pyoai_client(server.url)
+    assert client.identify().deletedRecord() == "persistent"
+    assert [f[0] for f in client.listMetadataFormats()] == ["oai_dc", "rs"]
+    assert sorted(s[0] for s in client.listSets()) == sorted(specs)
+    header, metadata, _ = client.getRecord(identifier=first.identifier, metadataPrefix="oai_dc")
+    assert header.identifier() == first.identifier
+    assert metadata.getField("creator") == ["Ústav", "Nakladatel & syn"]
