@@ -313,3 +313,23 @@ async def test_from_until_at_second_granularity(client, auth, db):
         assert len(doc.findall(".//o:header", NS)) == len(after)
     else:
         assert error_codes(doc) == ["noRecordsMatch"]
+
+
+async def test_base_url_with_a_path_prefix(database_url, data_dir):
+    import httpx
+
+    from app.main import create_app
+    from app.settings import load_settings
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir, page_size=1000,
+                             base_url="https://archive.example.org/rs")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            r = await c.get("/rs/oai", params={"verb": "Identify"})
+    doc = validate(r.content)
+    assert doc.findtext(".//o:baseURL", namespaces=NS) == "https://archive.example.org/rs/oai"
+    assert doc.findtext("o:request", namespaces=NS) == "https://archive.example.org/rs/oai"
+    # the host is a dotted name: it becomes the repository identifier
+    assert doc.findtext(".//id:repositoryIdentifier", namespaces=NS) == "archive.example.org"
