@@ -70,7 +70,19 @@ class DumpScheduler:
         return pages, due
 
     async def run(self) -> None:
+        # the first scheduled pass comes a poll after start-up, not during it: a restart is
+        # not a reason to compete with the requests the server is starting to answer
+        last_pass = time.monotonic()
         while True:
+            wait = max(0.0, POLL - (time.monotonic() - last_pass))
+            try:
+                name = await asyncio.wait_for(self.wanted.get(), wait)
+            except TimeoutError:
+                pass
+            else:
+                await self._build(name, force=True)
+                continue
+            last_pass = time.monotonic()
             try:
                 pages, due = await self._due()
                 for name in pages:  # a sealed page does not make the Resource Dump due
@@ -79,11 +91,6 @@ class DumpScheduler:
                     await self._build(name, force=False)
             except Exception:
                 log.exception("dumps: scheduled pass failed")
-            try:
-                name = await asyncio.wait_for(self.wanted.get(), POLL)
-            except TimeoutError:
-                continue
-            await self._build(name, force=True)
 
 
 @asynccontextmanager
