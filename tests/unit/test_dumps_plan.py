@@ -13,13 +13,19 @@ import xmlschema
 from app.dumps import manifest as mf
 from app.dumps import ondemand
 from app.dumps.plan import (
-    PACKAGE_NAME, PACKAGE_OVERHEAD, Budget, change_path, member_overhead, resource_path,
+    PACKAGE_NAME,
+    PACKAGE_OVERHEAD,
+    Budget,
+    change_path,
+    member_overhead,
+    resource_path,
 )
 from app.dumps.zipping import Member, zip_chunks
 from app.problems import HTTPProblem
 from tests.conftest import shared_path
 
 PREFIX = "http://h/content/"
+H = "http://host.example/"
 T = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
@@ -76,24 +82,24 @@ def _schema() -> xmlschema.XMLSchema:
 
 def test_manifests_and_dump_documents_are_schema_valid():
     schema = _schema()
-    up = "http://host.example/resourcesync/vc/capabilitylist.xml"
+    up = H + "resourcesync/vc/capabilitylist.xml"
     rd = (mf.resourcedump_manifest_head(at=T, up=up)
-          + mf.resource_manifest_entry(mf.FileEntry("http://host.example/x", T, "text/plain",
+          + mf.resource_manifest_entry(mf.FileEntry(H + "x", T, "text/plain",
                                                     "/resources/x", 3, "a" * 32, "b" * 64))
           + mf.URLSET_CLOSE)
     schema.validate(rd)
     assert 'path="/resources/x"' in rd and 'hash="md5:' + "a" * 32 + " sha-256:" in rd
     cd = (mf.changedump_manifest_head(from_=T, until=T, up=up)
-          + mf.change_manifest_entry(mf.ChangeEntry("http://host.example/x", "deleted", T))
-          + mf.change_manifest_entry(mf.ChangeEntry("http://host.example/x", "created", T, T, "text/plain",
+          + mf.change_manifest_entry(mf.ChangeEntry(H + "x", "deleted", T))
+          + mf.change_manifest_entry(mf.ChangeEntry(H + "x", "created", T, T, "text/plain",
                                                     "/changes/1/x", 3, "a" * 32, "b" * 64))
           + mf.URLSET_CLOSE)
     schema.validate(cd)
-    pkg = mf.PackageEntry("http://host.example/p.zip", "http://host.example/p.manifest.xml", 10, "c" * 64, T, at=T)
+    pkg = mf.PackageEntry(H + "p.zip", H + "p.manifest.xml", 10, "c" * 64, T, at=T)
     doc = mf.resourcedump_head(at=T, completed=T, up=up) + mf.package_entry(pkg) + mf.URLSET_CLOSE
     schema.validate(doc)
     assert 'rel="contents"' in doc and "hosted elsewhere" in doc
-    schema.validate(mf.dump_index("changedump", up=up, children=["http://host.example/0.xml"], from_=T))
+    schema.validate(mf.dump_index("changedump", up=up, children=[H + "0.xml"], from_=T))
 
 
 def test_zip_members_from_bytes_are_stored_and_readable():
