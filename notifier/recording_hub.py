@@ -122,15 +122,36 @@ class RecordingHub:
             writer.close()
 
 
-if __name__ == "__main__":
-    hub = RecordingHub(int(sys.argv[1]) if len(sys.argv) > 1 else 8099, keep_bodies=False).start()
+def _serve(argv: list[str]) -> None:
+    """`python -m notifier.recording_hub PORT [LOG [stamps]]`: answer 204 to everything; with
+    LOG, write one line per request when it stops (SIGTERM/SIGINT): arrival time, the topic,
+    body bytes and, with `stamps`, every `datetime="…"` in the body (for latency)."""
+    import re
+    import signal
+
+    port = int(argv[0]) if argv else 8099
+    log = argv[1] if len(argv) > 1 else None
+    hub = RecordingHub(port, keep_bodies=argv[2:3] == ["stamps"]).start()
     print(f"recording hub at {hub.url}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
     seen = 0
-    try:
-        while True:
-            time.sleep(0.5)
+    while not done.wait(0.5):
+        if not log:
             for r in hub.snapshot()[seen:]:
                 print(r.method, r.path, r.headers.get("link"), len(r.body), "bytes", flush=True)
             seen = len(hub.snapshot())
-    except KeyboardInterrupt:
-        hub.stop()
+    hub.stop()
+    if log:
+        stamp = re.compile(rb'datetime="([^"]+)"')
+        with open(log, "w") as out:
+            for r in hub.snapshot():
+                topic = r.headers.get("link", "").split(">")[0].lstrip("<")
+                stamps = " ".join(s.decode() for s in stamp.findall(r.body))
+                size = r.headers.get("content-length", "0")
+                out.write(f"{r.at:.6f}\t{topic}\t{size}\t{stamps}\n")
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
@@ -101,6 +101,10 @@ class HubWorker:
 
     async def _tail(self, lease: Lease) -> None:
         conn = lease.conn
+        # Commits need not wait for the WAL flush: a PostgreSQL crash can only lose a suffix
+        # of them, which moves the cursor back (a resend, still at least once) and keeps the
+        # in-flight batch marker consistent with it.
+        await conn.execute("SET synchronous_commit = off")
         await conn.execute(Q["ensure_cursor"], self.hub)
         row = await conn.fetchrow(Q["cursor"], self.hub)
         cursor: int = row["position"]
@@ -118,11 +122,11 @@ class HubWorker:
                 await wait_any([lease.wake, self.stop], self.tuning.poll)
                 continue
             if len(rows) < self.tuning.batch and self.tuning.window > 0:
-                age = (datetime.now(UTC) - rows[0].datetime).total_seconds()
-                delay = min(self.tuning.window - age, self.tuning.window)
-                if delay > 0:
-                    await wait_any([self.stop], delay)
-                    rows = await self._fetch(conn, cursor)
+                # let a partial batch fill for one window: under steady writes this turns
+                # many tiny batches (each costing HTTP requests and a commit) into a few
+                # larger ones, which is what keeps the tail latency down on a busy machine
+                await wait_any([self.stop], self.tuning.window)
+                rows = await self._fetch(conn, cursor)
             await self._deliver(lease, rows)
             cursor = rows[-1].position
 
@@ -132,41 +136,52 @@ class HubWorker:
         return [Change(*r) for r in records]
 
     async def _deliver(self, lease: Lease, rows: list[Change]) -> None:
-        """Send the batch, one notification per channel, retrying each until accepted; then
-        move the cursor and the channels' `until`s together."""
+        """Send the batch, one notification per channel (channels at once: they are
+        independent), retrying the refused ones until accepted; then move the cursor and the
+        channels' `until`s in one statement."""
         conn = lease.conn
         groups = group_by_channel(rows)
-        starts = {r["name"]: r for r in await conn.fetch(Q["channel_starts"], self.hub,
-                                                         list(groups))}
-        until = rows[-1].datetime  # >= every entry, < the next change's datetime
+        last = rows[-1].position
         # durable before the first send: a crash mid-batch resends this very batch
-        await conn.execute(Q["set_pending"], self.hub, rows[-1].position)
+        starts = {r["name"]: r for r in await conn.fetch(Q["begin_batch"], self.hub,
+                                                         list(groups), last)}
+        until = rows[-1].datetime  # >= every entry, < the next change's datetime
+        pending = {name: self._body(name, entries, starts[name], until)
+                   for name, entries in groups.items()}
         attempt = 0
-        for name, entries in groups.items():
-            topic = urls.notification_topic(self.base, name)
-            body = b"" if self.websub else notification(
-                up=urls.capability_list(self.base, name),
-                from_=starts[name]["until"] or first_from(starts[name]["created_at"],
-                                                          entries[0].datetime),
-                until=until, entries=entries)
-            while True:
-                outcome = await self.client.publish(topic, body)
+        while pending:
+            names = list(pending)
+            outcomes = await asyncio.gather(*(
+                self.client.publish(urls.notification_topic(self.base, n), pending[n])
+                for n in names))
+            failed = [(n, o) for n, o in zip(names, outcomes, strict=True) if not o.ok]
+            for name, outcome in zip(names, outcomes, strict=True):
                 if outcome.ok:
-                    attempt = 0
-                    break
-                attempt += 1
-                await self._failed(conn, outcome, attempt, name, len(entries))
-                delay = retry_delay(attempt, outcome.retry_after, base=self.tuning.retry_base,
-                                    cap=self.tuning.retry_cap, rand=self.rand)
-                await wait_any([self.stop, lease.lost], delay)
-                if self.stop.is_set():
-                    raise _Interrupted
-                if lease.lost.is_set():
-                    raise ConnectionError("the notifier's database connection was lost")
-        async with conn.transaction():
-            await conn.execute(Q["advance"], self.hub, rows[-1].position)
-            await conn.execute(Q["set_untils"], self.hub, [starts[n]["id"] for n in groups],
-                               until)
+                    del pending[name]
+            if not failed:
+                break
+            attempt += 1
+            for name, outcome in failed:
+                await self._failed(conn, outcome, attempt, name, len(groups[name]))
+            retry_after = max((o.retry_after or 0.0 for _, o in failed), default=0.0) or None
+            delay = retry_delay(attempt, retry_after, base=self.tuning.retry_base,
+                                cap=self.tuning.retry_cap, rand=self.rand)
+            await wait_any([self.stop, lease.lost], delay)
+            if self.stop.is_set():
+                raise _Interrupted
+            if lease.lost.is_set():
+                raise ConnectionError("the notifier's database connection was lost")
+        await conn.execute(Q["advance"], self.hub, last, [starts[n]["id"] for n in groups],
+                           until)
+
+    def _body(self, name: str, entries: list[Change], start: asyncpg.Record,
+              until: datetime) -> bytes:
+        if self.websub:
+            return b""  # a light ping: the hub fetches the topic
+        return notification(
+            up=urls.capability_list(self.base, name),
+            from_=start["until"] or first_from(start["created_at"], entries[0].datetime),
+            until=until, entries=entries)
 
     async def _failed(self, conn: asyncpg.Connection, outcome: Outcome, attempt: int,
                       channel: str, count: int) -> None:

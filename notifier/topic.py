@@ -41,7 +41,8 @@ async def first_seq_after(probe: Probe, position: int, end: int) -> int:
 
 def _change(r: asyncpg.Record) -> Change:
     return Change(r["position"], r["collection"], r["uri"], r["change"], r["datetime"],
-                  r["lastmod"], r["md5"], r["sha1"], r["sha256"], r["length"], r["type"])
+                  r["lastmod"], r["md5"], r["sha1"], r["sha256"], r["length"], r["type"],
+                  r["xml"])
 
 
 async def topic_body(conn: asyncpg.Connection, *, base: str, name: str, set_id: int,

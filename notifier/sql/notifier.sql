@@ -8,41 +8,47 @@ INSERT INTO notifier_cursors (hub) VALUES ($1) ON CONFLICT (hub) DO NOTHING
 -- $1: hub.
 SELECT position, pending_position FROM notifier_cursors WHERE hub = $1
 
--- name: set_pending
--- The batch about to be sent ends at $2. $1: hub.
-UPDATE notifier_cursors SET pending_position = $2 WHERE hub = $1
-
 -- name: changes_after
--- The next changes after the cursor, in log order (keyset on the primary key).
+-- The next changes after the cursor, in log order (keyset on the primary key): the entry
+-- pre-rendered at write time, or (only where it is missing) the columns to render it from.
 -- $1: cursor position, $2: how many.
-SELECT c.position, col.name AS collection, c.uri, c.change, c.datetime, c.lastmod,
-       c.md5, c.sha1, c.sha256, c.length, c.type
+SELECT c.position, col.name AS collection, c.uri, c.change, c.datetime,
+       CASE WHEN c.url_xml IS NULL THEN c.lastmod END AS lastmod,
+       CASE WHEN c.url_xml IS NULL THEN c.md5 END AS md5,
+       CASE WHEN c.url_xml IS NULL THEN c.sha1 END AS sha1,
+       CASE WHEN c.url_xml IS NULL THEN c.sha256 END AS sha256,
+       CASE WHEN c.url_xml IS NULL THEN c.length END AS length,
+       CASE WHEN c.url_xml IS NULL THEN c.type END AS type,
+       c.url_xml AS xml
 FROM changes c
 JOIN collections col ON col.id = c.collection_id
 WHERE c.position > $1
 ORDER BY c.position
 LIMIT $2
 
--- name: channel_starts
--- Each named channel's id, creation time and the last `until` sent to this hub (NULL: never).
--- $1: hub, $2: channel names.
+-- name: begin_batch
+-- Record the end of the batch about to be sent ($3), and return each of its channels' id,
+-- creation time and the last `until` sent to this hub (NULL: never). One round trip.
+-- $1: hub, $2: channel names, $3: the batch's last position.
+WITH pending AS (
+    UPDATE notifier_cursors SET pending_position = $3 WHERE hub = $1
+)
 SELECT col.id, col.name, col.created_at, nc.until
 FROM collections col
 LEFT JOIN notifier_channels nc ON nc.collection_id = col.id AND nc.hub = $1
 WHERE col.name = ANY($2::text[])
 
 -- name: advance
--- Everything up to $2 was accepted by hub $1.
-UPDATE notifier_cursors
-SET position = $2, pending_position = NULL, last_success = now(), consecutive_failures = 0,
-    last_error = NULL
-WHERE hub = $1 AND position < $2
-
--- name: set_untils
--- The `until` just sent on each channel: the next notification's `from`.
--- $1: hub, $2: collection ids, $3: until.
+-- Everything up to $2 was accepted by hub $1; the channels $3 were sent up to `until` $4,
+-- the next notification's `from`. One statement, so one atomic commit.
+WITH cursor AS (
+    UPDATE notifier_cursors
+    SET position = $2, pending_position = NULL, last_success = now(),
+        consecutive_failures = 0, last_error = NULL
+    WHERE hub = $1 AND position < $2
+)
 INSERT INTO notifier_channels (hub, collection_id, until)
-SELECT $1, id, $3 FROM unnest($2::integer[]) AS id
+SELECT $1, id, $4 FROM unnest($3::integer[]) AS id
 ON CONFLICT (hub, collection_id) DO UPDATE SET until = EXCLUDED.until
 
 -- name: record_failure
@@ -83,7 +89,7 @@ SELECT seq, position FROM set_changes WHERE set_id = $1 AND seq >= $2 ORDER BY s
 -- name: topic_before
 -- Up to $3 entries of set $1 before sequence $2, newest first.
 SELECT sc.seq, col.name AS collection, c.position, c.uri, c.change, c.datetime, c.lastmod,
-       c.md5, c.sha1, c.sha256, c.length, c.type
+       c.md5, c.sha1, c.sha256, c.length, c.type, c.url_xml AS xml
 FROM set_changes sc
 JOIN changes c ON c.position = sc.position
 JOIN collections col ON col.id = c.collection_id
@@ -94,7 +100,7 @@ LIMIT $3
 -- name: topic_from
 -- Up to $3 entries of set $1 from sequence $2 on, oldest first.
 SELECT sc.seq, col.name AS collection, c.position, c.uri, c.change, c.datetime, c.lastmod,
-       c.md5, c.sha1, c.sha256, c.length, c.type
+       c.md5, c.sha1, c.sha256, c.length, c.type, c.url_xml AS xml
 FROM set_changes sc
 JOIN changes c ON c.position = sc.position
 JOIN collections col ON col.id = c.collection_id
