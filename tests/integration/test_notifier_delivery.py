@@ -249,3 +249,26 @@ async def test_batches_are_bounded(database_url, db, batch):
         await run_until(worker, lambda: _at(db, 30))
     sizes = [len(n["entries"]) for n in recorder.by_topic()[SOLO]]
     assert sizes == [7, 7, 7, 7, 2]
+
+
+async def test_pre_rendered_entries_match_the_python_rendering(db):
+    """Notifications send `changes.url_xml`; it must be the very text `change_entry` builds
+    (the fallback for a row without it), so every notification reads the same either way."""
+    from notifier.payload import Change, change_entry
+
+    await write_batch(db, [Doc(uri="https://example.org/a?b=1&c=<2>", collection="x:y",
+                               length=5, type="text/html", md5="a" * 32, sha1="b" * 40,
+                               sha256="c" * 64)],
+                      page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
+    await write_batch(db, [Doc(uri="https://example.org/a?b=1&c=<2>", collection="x:y",
+                               deleted=True)],
+                      page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
+    rows = await db.fetch("SELECT c.*, col.name FROM changes c JOIN collections col "
+                          "ON col.id = c.collection_id ORDER BY position")
+    assert [r["change"] for r in rows] == ["created", "deleted"]
+    for r in rows:
+        assert r["url_xml"] is not None
+        rebuilt = change_entry(Change(r["position"], r["name"], r["uri"], r["change"],
+                                      r["datetime"], r["lastmod"], r["md5"], r["sha1"],
+                                      r["sha256"], r["length"], r["type"]))
+        assert rebuilt == r["url_xml"]
