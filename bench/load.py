@@ -340,6 +340,22 @@ def db_changes(dsn: str, collection: str) -> int:
     return asyncio.run(count())
 
 
+def status_counts(base: str) -> dict[tuple[str, str], int]:
+    """(route, status) → requests answered with status >= 400, across workers."""
+    text = httpx.get(base + "/metrics", timeout=30).text
+    out: dict[tuple[str, str], int] = {}
+    pattern = re.compile(r'^headwater_http_requests_total\{(.*)\} ([0-9.e+]+)$')
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if not match:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+        if labels.get("status", "200") >= "400":
+            key = (labels.get("route", "?"), labels["status"])
+            out[key] = out.get(key, 0) + int(float(match.group(2)))
+    return out
+
+
 # ------------------------------------------------------------------ main
 
 def percentile(values: list[float], q: float) -> float:
@@ -447,6 +463,7 @@ def main() -> None:
                 print(f"{route:22} {target:9} {result.rps:9.1f} req/s  p50 {f['p50_ms']:8.1f} ms"
                       f"  p99 {f['p99_ms']:8.1f} ms  errors {result.errors}", flush=True)
 
+        refusals = status_counts(base)
         stop.set()
         ingest = results.get(timeout=120)
         driver.join(30)
@@ -486,6 +503,7 @@ def main() -> None:
             "changes": {"acknowledged": ingest["acked_changes"], "log": in_db,
                         "change_list": len(set(in_list)), "hub": len(set(at_hub)),
                         "lost_change_list": lost_list, "lost_hub": lost_hub},
+            "refusals": {f"{r} {st}": n for (r, st), n in refusals.items()},
             "load_average": os.getloadavg(),
         }
         print("\n| route | headwater req/s | p50 | p99 | errors | nginx req/s | p50 | p99 | "
@@ -499,6 +517,9 @@ def main() -> None:
                   f"{hw.figures['p99_ms']:.0f} ms | {hw.errors} | {ng.rps:.0f} | "
                   f"{ng.figures['p50_ms']:.1f} ms | {ng.figures['p99_ms']:.1f} ms | "
                   f"{ratio:.1f}× |")
+        print("headwater answers other than 2xx/3xx during the run (from /metrics): "
+              + (", ".join(f"{route} {status}: {n}" for (route, status), n in refusals.items())
+                 or "none"))
         print(f"load average at the end: {os.getloadavg()}")
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2, default=str))

@@ -34,22 +34,16 @@ def _cases(ch: str) -> list[tuple[dict[str, object], str]]:
     ]
 
 
-ALL_CASES = [
-    pytest.param(record, pointer, id=f"{pointer}-{ord(ch):02x}")
-    for ch in BAD_CHARS for record, pointer in _cases(ch)
-]
-
-
-@pytest.mark.parametrize(("record", "pointer"), ALL_CASES)
-async def test_control_character_refused_naming_the_field(client, auth, db, record, pointer):
-    before = await db.fetchval("SELECT count(*) FROM changes")
-    response = await client.post("/ingest", content=json.dumps([record]), headers={
-        **auth, "Content-Type": "application/json"})
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    pointers = [e["pointer"] for e in response.json()["errors"]]
-    assert pointer in pointers, pointers
-    assert await db.fetchval("SELECT count(*) FROM changes") == before
+@pytest.mark.parametrize("ch", BAD_CHARS, ids=[f"{ord(c):02x}" for c in BAD_CHARS])
+async def test_control_character_refused_naming_the_field(client, auth, db, ch):
+    for record, pointer in _cases(ch):
+        response = await client.post("/ingest", content=json.dumps([record]), headers={
+            **auth, "Content-Type": "application/json"})
+        assert response.status_code == 422, (pointer, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        pointers = [e["pointer"] for e in response.json()["errors"]]
+        assert pointer in pointers, (pointer, pointers)
+    assert await db.fetchval("SELECT count(*) FROM changes") == 0
     assert await db.fetchval("SELECT count(*) FROM resources") == 0
 
 

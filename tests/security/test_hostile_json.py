@@ -42,12 +42,13 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("name", list(HOSTILE))
-async def test_ingest_refuses_hostile_json(client, db, name):
-    response = await client.post("/ingest", content=HOSTILE[name], headers={
-        **AUTH, "Content-Type": "application/json"})
-    assert 400 <= response.status_code < 500, (name, response.status_code, response.text[:300])
-    assert response.headers["content-type"].startswith("application/problem+json")
+async def test_ingest_refuses_hostile_json(client, db):
+    for name, body in HOSTILE.items():
+        response = await client.post("/ingest", content=body, headers={
+            **AUTH, "Content-Type": "application/json"})
+        assert 400 <= response.status_code < 500, (name, response.status_code,
+                                                   response.text[:300])
+        assert response.headers["content-type"].startswith("application/problem+json"), name
     assert await db.fetchval("SELECT count(*) FROM changes") == 0
 
 

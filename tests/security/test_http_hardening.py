@@ -56,27 +56,22 @@ async def test_slow_ingest_body_gets_408(live_server_factory, db):
     assert await db.fetchval("SELECT count(*) FROM changes") == 0
 
 
-@pytest.mark.parametrize("length", [0, 1, 5, len(TOKEN) - 1, len(TOKEN), len(TOKEN) + 1, 64, 4096])
-async def test_wrong_tokens_of_every_length_are_refused(client, db, length):
-    wrong = (TOKEN * (length // len(TOKEN) + 1))[:length]
-    if wrong == TOKEN:
-        wrong = TOKEN[:-1] + ("y" if TOKEN[-1] != "y" else "z")  # same length, last byte differs
-    headers = {"Authorization": f"Bearer {wrong}"} if wrong else {"Authorization": "Bearer "}
+async def test_wrong_tokens_of_every_length_are_refused(client, db):
     body = json.dumps([{"uri": "http://example.org/t", "collection": "tok"}])
-    response = await client.post("/ingest", content=body, headers={
-        **headers, "Content-Type": "application/json"})
-    assert response.status_code in (401, 403)
-    assert response.headers["content-type"].startswith("application/problem+json")
+    for length in [0, 1, 5, len(TOKEN) - 1, len(TOKEN), len(TOKEN) + 1, 64, 4096]:
+        wrong = (TOKEN * (length // len(TOKEN) + 1))[:length]
+        if wrong == TOKEN:
+            wrong = TOKEN[:-1] + "y"  # same length, last byte differs
+        response = await client.post("/ingest", content=body, headers={
+            "Authorization": f"Bearer {wrong}", "Content-Type": "application/json"})
+        assert response.status_code in (401, 403), length
+        assert response.headers["content-type"].startswith("application/problem+json")
+    for header in [f"bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN[:10]}",
+                   f"Bearer  {TOKEN.upper()}"]:
+        response = await client.post("/ingest", content=body, headers={
+            "Authorization": header, "Content-Type": "application/json"})
+        assert response.status_code in (401, 403), header
     assert await db.fetchval("SELECT count(*) FROM resources") == 0
-
-
-@pytest.mark.parametrize("header", [
-    f"bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN[:10]}", f"Bearer  {TOKEN.upper()}",
-])
-async def test_near_miss_tokens_are_refused(client, header):
-    response = await client.post("/ingest", content=b"[]", headers={
-        "Authorization": header, "Content-Type": "application/json"})
-    assert response.status_code in (401, 403)
 
 
 async def test_every_configured_token_is_compared_without_short_circuit(
