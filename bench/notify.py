@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,9 +245,13 @@ async def run(args: argparse.Namespace) -> None:
     if not server:
         from app.db.embedded import start_embedded
 
-        server = start_embedded(Path(tempfile.mkdtemp(prefix="hw-bench-notify-")))
+        folder = Path(tempfile.mkdtemp(prefix="hw-bench-notify-"))
+        # atexit runs last-registered first: the cluster stops, then its folder goes
+        atexit.register(shutil.rmtree, folder, True)
+        server = start_embedded(folder)
     work = Path(tempfile.mkdtemp(prefix="hw-bench-notify-logs-"))
-    print(f"notifier benchmark: {os.cpu_count()} cores; figures are noisy on a shared machine")
+    print(f"notifier benchmark: {os.cpu_count()} cores; figures are noisy on a shared machine;"
+          f" logs in {work}")
 
     # --- latency at a steady rate -------------------------------------------------------
     if args.seconds > 0:
