@@ -134,3 +134,41 @@ async def test_datetimes_strictly_increase(client, auth, db):
     stamps = [r["datetime"] for r in await db.fetch("SELECT datetime FROM changes ORDER BY position")]
     assert all(a < b for a, b in zip(stamps, stamps[1:]))
     assert await db.fetchval("SELECT position FROM log_head") == 150
+
+
+async def test_stored_state_round_trips_through_create_and_update(client, auth, db):
+    """New rows go in by COPY, changed rows by a jsonb parameter: both store every field as
+    sent (metadata as lists, links, a lastmod with an offset), and clearing a field clears it."""
+    full = rec(7, length=10, type="text/html; charset=utf-8", md5="A" * 32, sha1="b" * 40,
+               sha256="c" * 64, lastmod="2026-01-02T03:04:05.123456+01:00",
+               metadata={"title": "T", "creator": ["x", "y"]},
+               links=[{"rel": "describedby", "href": "https://example.org/d.xml",
+                       "type": "application/xml"}],
+               oai_identifier="oai:example.org:7")
+    stored = ("SELECT length, type, md5, sha1, sha256, lastmod, metadata, links, oai_identifier, "
+              "deleted FROM resources WHERE uri = $1")
+    for round_ in range(2):  # created, then updated with the same values from another state
+        if round_:
+            r = await client.post("/ingest", json=[rec(7, length=1)], headers=auth)
+            assert r.json()["changed"] == 1
+        r = await client.post("/ingest", json=[full], headers=auth)
+        assert r.json()["changed"] == 1, r.text
+        row = await db.fetchrow(stored, full["uri"])
+        assert row["length"] == 10 and row["type"] == "text/html"
+        assert (row["md5"], row["sha1"], row["sha256"]) == ("a" * 32, "b" * 40, "c" * 64)
+        assert row["lastmod"].isoformat() == "2026-01-02T02:04:05.123456+00:00"
+        assert row["metadata"] == {"title": ["T"], "creator": ["x", "y"]}
+        assert row["links"] == full["links"]
+        assert row["oai_identifier"] == "oai:example.org:7" and not row["deleted"]
+    # an update that leaves fields out clears them (a record is the whole state)
+    r = await client.post("/ingest", json=[rec(7)], headers=auth)
+    assert r.json()["changed"] == 1
+    row = await db.fetchrow(stored, full["uri"])
+    assert row["md5"] is None and row["oai_identifier"] is None and row["length"] is None
+    # SQL NULL, not a JSON null (which would decode to None as well)
+    assert await db.fetchval("SELECT metadata IS NULL AND links IS NULL FROM resources "
+                             "WHERE uri = $1", full["uri"])
+    log = await db.fetch("SELECT change, md5, length FROM changes ORDER BY position")
+    assert [(c["change"], c["md5"], c["length"]) for c in log] == [
+        ("created", "a" * 32, 10), ("updated", None, 1), ("updated", "a" * 32, 10),
+        ("updated", None, None)]
