@@ -7,41 +7,40 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import warnings
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from app.auth import known_tokens
 from app.db import migrate
 from app.db.connect import connect, create_pool
 from app.db.embedded import start_embedded
+from app.dumps.schedule import dump_scheduler
 from app.html_headers import HtmlSecurityHeaders
 from app.limits import install_limits
 from app.logs import configure_logging
-from app.problems import install_handlers
 from app.observability import ObservabilityMiddleware
-from app.routes import content, health, ingest, metrics, resourcesync, status
+from app.problems import install_handlers
+from app.routes import (
+    content, dumps, health, ingest, metrics, notifications, oai, resourcesync, status,
+)
 from app.settings import Settings, load_settings
-from app.routes import notifications
-from app.routes import oai as oai_routes
-from app.routes import dumps as dumps_routes
-from app.dumps.schedule import dump_scheduler
-from notifier.service import lifespan_hook as notifier_hook
 from app.store import ContentStore
+from notifier.service import lifespan_hook as notifier_hook
 
-__all__ = ["create_app", "LIFESPAN_HOOKS"]
+__all__ = ["create_app", "LIFESPAN_HOOKS", "ROUTERS"]
 
 log = logging.getLogger(__name__)
 
-# Other parts (the notifier, dump builder) register start-up hooks here: each is called with
-# the app inside the lifespan and returns an async context manager that runs while it serves.
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = []
+ROUTERS = [
+    health.router, ingest.router, content.router, resourcesync.router, notifications.router,
+    dumps.router, oai.router, metrics.router, status.router,
+]
 
-ROUTERS = [health.router, ingest.router, content.router, metrics.router, status.router,
-           resourcesync.router]
-ROUTERS.append(notifications.router)
-ROUTERS.append(oai_routes.router)
-LIFESPAN_HOOKS.append(notifier_hook)
-ROUTERS.append(dumps_routes.router)
-LIFESPAN_HOOKS.append(dump_scheduler)
+# Background work that runs while the app serves: each hook is called with the app inside the
+# lifespan and returns an async context manager (the notifier, the dump scheduler).
+LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [notifier_hook, dump_scheduler]
 
 
 async def _database_url(settings: Settings) -> str:
@@ -92,4 +91,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware)
     for router in ROUTERS:
         app.include_router(router, prefix=settings.base_path)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema with each GET+HEAD route documented once, as GET: HEAD mirrors it (RFC 9110),
+    and FastAPI gives both methods of one route the same operation id."""
+    if app.openapi_schema is None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Duplicate Operation ID")
+            schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                                 routes=app.routes)
+        for operations in schema["paths"].values():
+            if "get" in operations:
+                operations.pop("head", None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -62,3 +62,11 @@ async def test_request_id_is_echoed_or_made(client):
     assert r.headers["x-request-id"] == "abc-123"
     r = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
     assert re.fullmatch(r"[0-9a-f]{32}", r.headers["x-request-id"])
+
+
+async def test_openapi_documents_each_operation_once(client):
+    schema = (await client.get("/openapi.json")).json()
+    ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert "get" in schema["paths"]["/content/{collection}/{path}"]
+    assert "head" not in schema["paths"]["/content/{collection}/{path}"]
