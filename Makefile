@@ -35,5 +35,8 @@ lint: $(STAMP) ## ruff, import contracts and the Dockerfile linter
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
+bench: $(STAMP) ## the ingest benchmark (the others: .venv/bin/python bench/<name>.py --help)
+	$(BIN)/python bench/ingest.py
+
 clean: ## remove the virtual environment (data/ is kept)
 	rm -rf $(VENV)

@@ -195,7 +195,8 @@ def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
     except orjson.JSONDecodeError as exc:
         raise InvalidBatch("malformed JSON", [FieldError("", str(exc))]) from None
     if not isinstance(data, list):
-        raise InvalidBatch("the body must be a JSON array of records", [FieldError("", "not an array")])
+        raise InvalidBatch("the body must be a JSON array of records",
+                           [FieldError("", "not an array")])
     if len(data) > max_records:
         raise InvalidBatch(f"more than {max_records} records in one request", [])
     try:

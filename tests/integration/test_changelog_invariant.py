@@ -46,7 +46,8 @@ async def test_readers_never_see_a_change_below_what_they_saw(database_url):
             if below != seen:
                 violations.append(f"{below} rows at or below {seen}")
             rows = await reader.fetch(
-                "SELECT position, datetime FROM changes WHERE position > $1 ORDER BY position", seen)
+                "SELECT position, datetime FROM changes WHERE position > $1 ORDER BY position",
+                seen)
             for r in rows:
                 if r["position"] != seen + 1:
                     violations.append(f"gap: saw {seen}, next visible {r['position']}")
