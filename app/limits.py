@@ -30,6 +30,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -59,6 +60,12 @@ def classify(method: str, path: str) -> str | None:
     if method in ("GET", "HEAD", "POST") and _DOCUMENT.match(path):
         return "document"
     return None
+
+
+def _label_refusal(scope: Scope, budget: str) -> None:
+    """Routing has not run for a refused request: name the budget in the metrics' route label
+    (`busy:document`, `busy:dump`, `busy:requests`) rather than leave it `unmatched`."""
+    scope["route"] = SimpleNamespace(path_format=f"busy:{budget}")
 
 
 class ClientTooSlow(Exception):
@@ -101,7 +108,9 @@ class BackPressure:
             return False
         return True
 
-    async def _busy(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
+    async def _busy(self, scope: Scope, receive: Receive, send: Send, budget: str) -> None:
+        _label_refusal(scope, budget)
+        what = {"dump": "dump builds", "document": "document requests"}.get(budget, "requests")
         response = problem_response(
             429, "too many requests", f"too many {what} in progress; retry later",
             headers={"Retry-After": self.retry_after}, instance=scope.get("path"),
@@ -130,8 +139,7 @@ class BackPressure:
                 return
             sem = budgets.groups[group]
             if not await self._acquire(sem):
-                await self._busy(scope, receive, send, "dump builds" if group == "dump"
-                                 else "document requests")
+                await self._busy(scope, receive, send, group)
                 return
             try:
                 await self.app(scope, receive, send)

@@ -83,3 +83,21 @@ async def test_a_slot_waits_for_a_short_burst_to_pass(tmp_path):
     settings = load_settings(data_dir=tmp_path, document_concurrency=1, busy_wait="5s")
     _, second = await _pair(settings, "/oai", "/oai")
     assert second.status_code == 200  # admitted once the first finished, within busy_wait
+
+
+async def test_refusals_are_counted_under_their_route(client, settings):
+    """A 429 is answered before routing; the metrics name the budget that refused it."""
+    from app.observability import REQUESTS
+
+    app = client._transport.app  # type: ignore[attr-defined]
+    await client.get("/healthz")  # the middleware stack is built on the first request
+    pressure = app.middleware_stack
+    while pressure is not None and not isinstance(pressure, BackPressure):
+        pressure = getattr(pressure, "app", None)
+    assert pressure is not None, "BackPressure is not installed"
+    pressure._get_budgets().groups["document"] = asyncio.Semaphore(0)  # no slot left
+    route = "busy:document"
+    before = REQUESTS.labels("GET", route, "429")._value.get()
+    response = await client.get("/resourcesync/a/capabilitylist.xml")
+    assert response.status_code == 429
+    assert REQUESTS.labels("GET", route, "429")._value.get() == before + 1
