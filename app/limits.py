@@ -47,15 +47,17 @@ log = logging.getLogger(__name__)
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 # Paths (after the base path) whose responses are generated from the database at some cost.
-_DUMP = re.compile(r"^/resourcesync/[^/]+/(dump$|.*dump.*\.zip$|dumps?/)")
+# Dump builds are POSTs; built packages (`dumps/*.zip`) are files, served like content.
+_DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/(dump|resourcedump/build)$")
 _DOCUMENT = re.compile(
-    r"^/(resourcesync/[^/]+/(?!notifications\.xml$).+|sitemap\.xml$|sitemap/.+|oai$)"
+    r"^/(resourcesync/[^/]+/(?!notifications\.xml$)(?!dumps/.*\.zip$).+"
+    r"|sitemap\.xml$|sitemap/.+|oai$)"
 )
 
 
 def classify(method: str, path: str) -> str | None:
     """The budget a request draws on besides the in-flight one: 'dump', 'document' or None."""
-    if _DUMP.match(path):
+    if method == "POST" and _DUMP_BUILD.match(path):
         return "dump"
     if method in ("GET", "HEAD", "POST") and _DOCUMENT.match(path):
         return "document"
