@@ -43,8 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
-from app.documents_db import _PLAN_SETTINGS as PLAN_SETTINGS  # noqa: E402
-from app.documents_db import CHUNK, Q  # noqa: E402
+from app.documents_db import (  # noqa: E402
+    CHUNK,
+    PLAN_SETTINGS,
+    Q,
+)
 from bench.sitemaps_support import (  # noqa: E402
     TOKEN,
     Nginx,
