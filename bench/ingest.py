@@ -89,13 +89,15 @@ async def fresh_database(server_url: str, page_size: int) -> str:
     return url
 
 
-async def log_rows(url: str) -> tuple[int, int, int]:
+async def log_rows(url: str) -> tuple[int, int, int, int]:
+    """Rows in resources, changes, set_changes, and the WAL position (bytes) of the cluster."""
     conn = await asyncpg.connect(url)
     try:
         return (
             await conn.fetchval("SELECT count(*) FROM resources"),
             await conn.fetchval("SELECT count(*) FROM changes"),
             await conn.fetchval("SELECT count(*) FROM set_changes"),
+            int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")),
         )
     finally:
         await conn.close()
@@ -146,12 +148,13 @@ def tree_cpu(root: int | None) -> float:
 POSTMASTER: int | None = None  # the embedded server's postmaster, when we started it
 
 
-def report(label: str, docs: int, seconds: float, rows: tuple[int, int, int],
+def report(label: str, docs: int, seconds: float, rows: tuple[int, ...],
            cpu: dict[str, float] | None = None) -> None:
     per_doc = "".join(f"  {k} {v / docs * 1e6:,.0f} µs" for k, v in (cpu or {}).items())
+    wal = f"  WAL {rows[3] / docs:,.0f} B/doc" if len(rows) > 3 else ""
     print(f"{label:<34} {docs:>9,} docs {seconds:8.2f} s {docs / seconds:>10,.0f} docs/s   "
           f"resources {rows[0]:,}  changes {rows[1]:,}  set_changes {rows[2]:,}"
-          + (f"\n{'':<34} CPU per doc:{per_doc}" if cpu else ""), flush=True)
+          + (f"\n{'':<34} CPU per doc:{per_doc}{wal}" if cpu else wal), flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +226,7 @@ async def bench_bulk(url: str, args: argparse.Namespace) -> None:
     n, size = args.bulk_records, args.bulk_batch
     batches = [[doc(record(run, i)) for i in range(s, min(s + size, n))]
                for s in range(0, n, size)]
+    before = await log_rows(url)
     conn = await connect(url)
     try:
         cpu0 = (time.process_time(), tree_cpu(POSTMASTER))
@@ -235,8 +239,8 @@ async def bench_bulk(url: str, args: argparse.Namespace) -> None:
     finally:
         await conn.close()
     cpu = {"python": cpu1[0] - cpu0[0], "postgres": cpu1[1] - cpu0[1]}
-    report(f"write_batch x{size}", n, seconds, await log_rows(url),
-           cpu if POSTMASTER else None)
+    rows = tuple(a - b for a, b in zip(await log_rows(url), before, strict=True))
+    report(f"write_batch x{size}", n, seconds, rows, cpu if POSTMASTER else None)
 
 
 async def bench_copy(url: str, args: argparse.Namespace) -> None:
