@@ -34,7 +34,9 @@ def register(provider: Provider) -> Provider:
     return provider
 
 
-async def entries_for(conn: asyncpg.Connection, settings: Settings, collection: str) -> list[CapEntry]:
+async def entries_for(
+    conn: asyncpg.Connection, settings: Settings, collection: str
+) -> list[CapEntry]:
     out: list[CapEntry] = []
     for provider in PROVIDERS:
         out.extend(await provider(conn, settings, collection))

@@ -59,7 +59,9 @@ def _collections(client: httpx.Client, base: str) -> list[str]:
     return [loc.text or "" for loc in root.iter(f"{SM}loc")]
 
 
-def _resource_list_urls(client: httpx.Client, url: str) -> list[tuple[str, str | None, str | None]]:
+def _resource_list_urls(
+    client: httpx.Client, url: str
+) -> list[tuple[str, str | None, str | None]]:
     """(loc, md5, sha-256) of every entry, following an index to its parts."""
     root = etree.fromstring(client.get(url).content)
     if root.tag == f"{SM}sitemapindex":
@@ -70,8 +72,10 @@ def _resource_list_urls(client: httpx.Client, url: str) -> list[tuple[str, str |
     entries = []
     for url_el in root.iter(f"{SM}url"):
         md = url_el.find(f"{RS}md")
-        hashes = dict(t.split(":", 1) for t in (md.get("hash", "") if md is not None else "").split() if ":" in t)
-        entries.append((url_el.findtext(f"{SM}loc") or "", hashes.get("md5"), hashes.get("sha-256")))
+        tokens = (md.get("hash", "") if md is not None else "").split()
+        hashes = dict(t.split(":", 1) for t in tokens if ":" in t)
+        loc = url_el.findtext(f"{SM}loc") or ""
+        entries.append((loc, hashes.get("md5"), hashes.get("sha-256")))
     return entries
 
 
@@ -162,7 +166,8 @@ def run_checks(
                         break
             except NoRecordsMatch:
                 pass
-            return True, f"{seen} identifiers listed" + (" (limit reached)" if seen >= oai_limit else "")
+            limit = " (limit reached)" if seen >= oai_limit else ""
+            return True, f"{seen} identifiers listed{limit}"
 
         if timed("resync baseline", baseline):
             timed("published hashes match downloaded bytes", hashes)

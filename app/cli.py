@@ -118,12 +118,12 @@ def serve(
 
 @cli.command()
 def ingest(
-    files: list[str] = typer.Argument(..., help="JSON Lines files ('-' for stdin, .gz read as gzip)."),
+    files: list[str] = typer.Argument(..., help="JSON Lines ('-' for stdin, .gz as gzip)."),
     collection: str = typer.Option(..., help="Collection the resources are published in."),
     batch_size: int = typer.Option(5_000, help="Records per transaction."),
-    max_file_count: int = typer.Option(200, help="Refuse filesets with more files (too-many-files)."),
-    max_total_size: int = typer.Option(64 * 1024**3, help="Refuse larger filesets (too-large-size)."),
-    restart: bool = typer.Option(False, help="Ignore checkpoints and read every file from the top."),
+    max_file_count: int = typer.Option(200, help="Refuse larger filesets (too-many-files)."),
+    max_total_size: int = typer.Option(64 * 1024**3, help="Refuse larger filesets (bytes)."),
+    restart: bool = typer.Option(False, help="Ignore checkpoints: read every file from the top."),
 ) -> None:
     """Load crawler ingest results (single-file and fileset results) into a collection.
 

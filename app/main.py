@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-
-import warnings
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -23,7 +22,15 @@ from app.logs import configure_logging
 from app.observability import ObservabilityMiddleware
 from app.problems import install_handlers
 from app.routes import (
-    content, dumps, health, ingest, metrics, notifications, oai, resourcesync, status,
+    content,
+    dumps,
+    health,
+    ingest,
+    metrics,
+    notifications,
+    oai,
+    resourcesync,
+    status,
 )
 from app.settings import Settings, load_settings
 from app.store import ContentStore

@@ -14,10 +14,15 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
-)
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [

@@ -37,7 +37,8 @@ def generate(path: Path, n: int) -> None:
         for i in range(n):
             out.write(orjson.dumps({
                 "hit": True, "status": "success",
-                "request": {"base_url": f"https://doi.example.org/10.5555/{i}", "ingest_type": "pdf"},
+                "request": {"base_url": f"https://doi.example.org/10.5555/{i}",
+                            "ingest_type": "pdf"},
                 "terminal": {"terminal_url": f"https://journals.example.org/{i}/fulltext.pdf",
                              "terminal_dt": "20261101120000", "terminal_status_code": 200},
                 "file_meta": {"size_bytes": 1000 + i, "md5hex": f"{i:032x}", "sha1hex": f"{i:040x}",
@@ -80,8 +81,9 @@ async def copy_baseline(url: str, n: int) -> float:
                 hi = min(n, lo + chunk)
                 await conn.copy_records_to_table(
                     "resources",
-                    columns=["id", "uri", "collection_id", "ord", "length", "type", "md5", "sha1",
-                             "sha256", "lastmod", "deleted", "links", "last_position", "datestamp"],
+                    columns=["id", "uri", "collection_id", "ord", "length", "type", "md5",
+                             "sha1", "sha256", "lastmod", "deleted", "links", "last_position",
+                             "datestamp"],
                     records=[(i + 1, f"https://journals.example.org/{i}/fulltext.pdf", cid, i,
                               1000 + i, "application/pdf", f"{i:032x}", f"{i:040x}", f"{i:064x}",
                               lastmod, False,

@@ -45,7 +45,9 @@ def w3c(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def hash_value(md5: str | None = None, sha1: str | None = None, sha256: str | None = None) -> str | None:
+def hash_value(
+    md5: str | None = None, sha1: str | None = None, sha256: str | None = None
+) -> str | None:
     parts = []
     if md5:
         parts.append(f"md5:{md5}")

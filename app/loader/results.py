@@ -86,7 +86,8 @@ def _fileset(result: dict[str, Any], collection: str, limits: Limits) -> Outcome
     total = result.get("total_size")
     if total is None:
         total = sum(f.get("size") or 0 for f in manifest if isinstance(f, dict))
-    if not isinstance(count, int) or count > limits.max_file_count or len(manifest) > limits.max_file_count:
+    too_many = len(manifest) > limits.max_file_count
+    if not isinstance(count, int) or count > limits.max_file_count or too_many:
         return Outcome(skipped="too-many-files")
     if not isinstance(total, int) or total > limits.max_total_size:
         return Outcome(skipped="too-large-size")

@@ -102,7 +102,7 @@ async def load_files(
         lines_in_batch = 0
         last_line = 0
 
-        async def flush() -> None:
+        async def flush(checkpoint: Path | None, last_line: int) -> None:
             nonlocal batch, lines_in_batch
             if batch:
                 result = await write_batch(conn, batch, page_size=page_size, seal_after=seal_after)
@@ -143,9 +143,9 @@ async def load_files(
                 batch.extend(docs)
                 lines_in_batch += 1
                 if len(batch) >= batch_size:
-                    await flush()
+                    await flush(checkpoint, last_line)
                 progress(summary.lines, raw.tell() if raw is not sys.stdin.buffer else 0)
-            await flush()
+            await flush(checkpoint, last_line)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()

@@ -7,7 +7,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.db.queries import load_queries
 from app.observability import (
-    LOG_POSITION, NOTIFIER_FAILURES, NOTIFIER_LAG, NOTIFIER_LAG_SECONDS, render_metrics,
+    LOG_POSITION,
+    NOTIFIER_FAILURES,
+    NOTIFIER_LAG,
+    NOTIFIER_LAG_SECONDS,
+    render_metrics,
 )
 
 router = APIRouter(tags=["operations"])

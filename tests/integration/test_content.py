@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 BODY = b"hello, headwater\n" * 100
+ORDERED = "SELECT change FROM changes ORDER BY position"
 
 
 async def put(client, auth, path="demo/hello.txt", body=BODY, ctype="text/plain; charset=utf-8"):
@@ -41,7 +42,7 @@ async def test_identical_upload_appends_no_change(client, auth, db):
     assert r.status_code == 200 and r.json()["changed"] is False
     assert await db.fetchval("SELECT count(*) FROM changes") == 1
     await put(client, auth, body=b"new bytes")
-    assert [r["change"] for r in await db.fetch("SELECT change FROM changes ORDER BY position")] == [
+    assert [r["change"] for r in await db.fetch(ORDERED)] == [
         "created", "updated"]
 
 
@@ -67,7 +68,7 @@ async def test_delete_then_410(client, auth, db):
     assert d.status_code == 200
     assert (await client.get("/content/demo/hello.txt")).status_code == 410
     assert (await client.delete("/content/demo/hello.txt", headers=auth)).status_code == 410
-    assert [r["change"] for r in await db.fetch("SELECT change FROM changes ORDER BY position")] == [
+    assert [r["change"] for r in await db.fetch(ORDERED)] == [
         "created", "deleted"]
 
 

@@ -28,7 +28,8 @@ def test_status_page_in_chromium(live_server, tmp_path):
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
         page = browser.new_page()
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("console",
+                lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("requestfailed", lambda req: problems.append(f"failed: {req.url}"))
         response = page.goto(live_server.url + "/")

@@ -45,7 +45,8 @@ def test_delete_then_recreate():
 
 def test_deleting_unknown_or_deleted_is_unchanged():
     row = Row(uri=U, collection="c", id=1, deleted=True)
-    plan = plan_batch({U: row}, [Doc(U, "c", deleted=True), Doc("https://e.org/x", "c", deleted=True)])
+    docs = [Doc(U, "c", deleted=True), Doc("https://e.org/x", "c", deleted=True)]
+    plan = plan_batch({U: row}, docs)
     assert plan.changes == [] and plan.unchanged == 2
 
 
@@ -57,7 +58,8 @@ def test_move_is_delete_in_old_and_create_in_new():
 
 
 def test_same_uri_twice_in_a_batch_folds_in_order():
-    plan = plan_batch({}, [Doc(U, "c", md5="1" * 32), Doc(U, "c", md5="2" * 32), Doc(U, "c", md5="2" * 32)])
+    docs = [Doc(U, "c", md5="1" * 32), Doc(U, "c", md5="2" * 32), Doc(U, "c", md5="2" * 32)]
+    plan = plan_batch({}, docs)
     assert kinds(plan) == [("created", "c"), ("updated", "c")]
     assert plan.unchanged == 1
     assert plan.changes[0].snapshot.md5 == "1" * 32

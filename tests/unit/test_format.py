@@ -6,7 +6,12 @@ import pytest
 from lxml import etree
 
 from sitemaps.format import (
-    URLSET_CLOSE, esc, hash_value, url_entry, urlset_open, w3c,
+    URLSET_CLOSE,
+    esc,
+    hash_value,
+    url_entry,
+    urlset_open,
+    w3c,
 )
 
 
