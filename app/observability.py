@@ -53,7 +53,8 @@ NOTIFIER_LAG_SECONDS = Gauge("headwater_notifier_lag_seconds",
 NOTIFIER_FAILURES = Gauge("headwater_notifier_consecutive_failures",
                           "Consecutive failed deliveries, per hub", ["hub"],
                           multiprocess_mode="max")
-DUMP_BUILD_SECONDS = Histogram("headwater_dump_build_seconds", "Time to build one dump package",
+DUMP_BUILD_SECONDS = Histogram("headwater_dump_build_seconds",
+                               "Time to build a dump (every package of one build)",
                                ["kind"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600))
 
 

@@ -17,6 +17,7 @@ import asyncpg
 from app.changeset import Doc, Plan, Row, plan_batch
 from app.db.queries import load_queries
 from app.names import ancestors
+from app.observability import INGESTED
 
 __all__ = ["APPEND_LOCK", "WriteResult", "write_batch", "seal_stale_pages"]
 
@@ -79,6 +80,7 @@ async def write_batch(
         head = await conn.fetchrow(_Q["log_head"])
         plan = plan_batch(await _current(conn, list({d.uri for d in docs})), docs)
         if not plan.changes:
+            INGESTED.labels("unchanged").inc(plan.unchanged)
             return WriteResult(len(docs), 0, plan.unchanged)
         sets = await _ensure_collections(conn, {c.collection for c in plan.changes})
         start = head["now"]
@@ -88,6 +90,9 @@ async def write_batch(
         await _append(conn, plan, sets, first, start, page_size, seal_after)
         last = first + len(plan.changes) - 1
         await conn.execute(_Q["update_log_head"], last, start + _TICK * (len(plan.changes) - 1))
+    # counted after commit: a rolled-back batch counts nothing
+    INGESTED.labels("changed").inc(len(plan.changes))
+    INGESTED.labels("unchanged").inc(plan.unchanged)
     kinds = tuple(c.change for c in plan.changes)
     return WriteResult(len(docs), len(plan.changes), plan.unchanged, first, last, kinds)
 

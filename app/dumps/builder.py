@@ -40,6 +40,7 @@ from app.dumps.plan import (
     resource_path,
 )
 from app.dumps.zipping import Measured, Member, fsync_dir, measure, write_atomically, zip_chunks
+from app.observability import DUMP_BUILD_SECONDS
 from app.settings import Settings
 from app.store import ContentStore
 
@@ -231,10 +232,11 @@ class Builder:
             self.progress.start(f"{name}: resource dump", total)
             up = urls.capability_list(self.settings.base_url, name)
             head = mf.resourcedump_manifest_head(at=at, up=up)
-            built = await self._pack(
-                cid, self._resource_items(conn, ids), lambda f, u: head,
-                lambda part: resource_package_name(build_id, part), from_=None, until=None,
-            )
+            with DUMP_BUILD_SECONDS.labels("resourcedump").time():
+                built = await self._pack(
+                    cid, self._resource_items(conn, ids), lambda f, u: head,
+                    lambda part: resource_package_name(build_id, part), from_=None, until=None,
+                )
         finally:
             await snap.close()
         async with rw.transaction():
@@ -281,12 +283,13 @@ class Builder:
                 build_id = await rw.fetchval(Q["insert_build"], cid, "changedump", None, page,
                                              from_, until)
                 self.progress.start(f"{name}: change dump of page {page}", None)
-                built = await self._pack(
-                    cid, self._change_items(snap.conn, cid, page * n, (page + 1) * n),
-                    lambda f, u: mf.changedump_manifest_head(from_=f, until=u, up=up),
-                    lambda part, p=page: change_package_name(p, part),  # type: ignore[misc]
-                    from_=from_, until=until,
-                )
+                with DUMP_BUILD_SECONDS.labels("changedump").time():
+                    built = await self._pack(
+                        cid, self._change_items(snap.conn, cid, page * n, (page + 1) * n),
+                        lambda f, u: mf.changedump_manifest_head(from_=f, until=u, up=up),
+                        lambda part, p=page: change_package_name(p, part),  # type: ignore[misc]
+                        from_=from_, until=until,
+                    )
             finally:
                 await snap.close()
             async with rw.transaction():

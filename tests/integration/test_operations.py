@@ -58,6 +58,7 @@ async def test_metrics(client, auth):
     bucket = '{le="0.005",method="POST",route="/ingest"}'
     assert "headwater_http_request_duration_seconds_bucket" + bucket in text
     assert "headwater_change_log_position 10.0" in text
+    assert re.search(r'headwater_ingest_documents_total\{outcome="changed"\} [1-9]', text)
 
 
 async def test_request_id_is_echoed_or_made(client):
