@@ -18,6 +18,8 @@ from sitemaps.format import (
     URLSET_CLOSE,
     XML_DECL,
     esc,
+    ln_element,
+    md_element,
     sitemap_entry,
     sitemapindex_open,
     url_entry,
@@ -80,8 +82,10 @@ def capability_list(*, up: str, entries: Iterable[tuple[str, str, Sequence[tuple
     """`entries`: (loc, capability, ((rel, href), …)) in the order given."""
     parts = [urlset_open({"capability": "capabilitylist"}, _links(up))]
     for loc, capability, links in entries:
-        parts.append(url_entry(loc, md={"capability": capability},
-                               links=[{"rel": rel, "href": href} for rel, href in links]))
+        # rs:ln before rs:md, as the Change Notification spec's Example 7 shows the channel
+        parts.append(f"<url><loc>{esc(loc)}</loc>"
+                     + "".join(ln_element(rel, href) for rel, href in links)
+                     + md_element(capability=capability) + "</url>\n")
     parts.append(URLSET_CLOSE)
     return "".join(parts)
 

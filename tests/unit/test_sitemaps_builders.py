@@ -100,3 +100,15 @@ def test_sitemaps_package_does_no_io():
     result = subprocess.run([str(linter)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sitemaps is pure" in result.stdout
+
+
+def test_capability_list_channel_entry_is_shaped_as_example_7():
+    from sitemaps.documents import capability_list
+
+    doc = capability_list(up="https://e.org/.well-known/resourcesync", entries=[
+        ("https://e.org/rs/c/notifications.xml", "change-notification",
+         (("hub", "https://hub.example.org/"),)),
+    ])
+    assert ('<url><loc>https://e.org/rs/c/notifications.xml</loc>'
+            '<rs:ln rel="hub" href="https://hub.example.org/"/>'
+            '<rs:md capability="change-notification"/></url>') in doc
