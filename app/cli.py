@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 
@@ -105,9 +106,17 @@ def serve(
     # with the default one the process dies without running atexit, leaving the embedded
     # cluster running. Exiting instead lets the cluster stop, so the folder can be reused.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    count = workers or settings.workers
+    if count > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # each worker counts its own requests: prometheus-client's multiprocess mode merges
+        # them through files, so any worker's /metrics shows the whole service
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "app.main:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=workers or settings.workers, log_level=settings.log_level.lower(),
+        workers=count, log_level=settings.log_level.lower(),
         proxy_headers=True, timeout_graceful_shutdown=10,
         # connection-level limits (app/limits.py does request-level back-pressure with 429)
         timeout_keep_alive=settings.timeout_keep_alive,

@@ -115,3 +115,22 @@ def test_invalid_configuration_exits_2_naming_the_variable(
         assert done.returncode == 2, (command, done.stdout, done.stderr)
         assert variable in done.stderr
         assert not (tmp_path / "data" / "postgres").exists()  # stopped before starting anything
+
+
+def test_metrics_cover_every_worker(database_url, tmp_path):
+    """With several workers, any worker's /metrics counts the requests all of them served."""
+    port = free_port()
+    server = Serve(tmp_path / "data", port, tmp_path / "serve.log", DATABASE_URL=database_url,
+                   HEADWATER_WORKERS="2", HEADWATER_PAGE_SIZE="1000")
+    try:
+        server.wait_ready()
+        with httpx.Client() as client:  # a new connection per request spreads them over workers
+            for _ in range(30):
+                assert httpx.get(server.url + "/healthz").status_code == 200
+            for _ in range(4):
+                text = client.get(server.url + "/metrics", headers={"Connection": "close"}).text
+                line = [ln for ln in text.splitlines() if ln.startswith(
+                    'headwater_http_requests_total{method="GET",route="/healthz",status="200"}')]
+                assert line and float(line[0].rsplit(" ", 1)[1]) >= 30, text[:2000]
+    finally:
+        assert server.stop() == 0
