@@ -58,8 +58,8 @@ async def status_page(request: Request) -> HTMLResponse:
             head = await conn.fetchrow(_Q["log_head"])
             rows = await conn.fetch(_Q["collection_counts"])
             hourly = {r["hour"]: r["n"] for r in await conn.fetch(_Q["changes_per_hour"])}
-        dump_fn = getattr(request.app.state, "dump_status", None)
-        dumps = await dump_fn(conn) if dump_fn else []
+            dumps = [{**dict(r), "newest": w3c(r["newest"])}
+                     for r in await conn.fetch(_Q["dump_status"])]
     totals = _subtree_totals(rows)
     collections = [
         {"name": r["name"], "depth": r["depth"], "resources": totals[r["name"]],

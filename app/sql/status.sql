@@ -16,3 +16,14 @@ SELECT date_trunc('hour', datetime) AS hour, count(*) AS n
 FROM changes
 WHERE datetime > clock_timestamp() - interval '24 hours'
 GROUP BY 1 ORDER BY 1
+
+-- name: dump_status
+-- Completed dump packages per collection and kind.
+SELECT c.name AS collection, p.kind, count(*) AS packages, sum(p.length) AS bytes,
+       max(b.completed) AS newest
+FROM dump_packages p
+JOIN dump_builds b ON b.id = p.build_id
+JOIN collections c ON c.id = p.collection_id
+WHERE b.completed IS NOT NULL
+GROUP BY c.name, p.kind
+ORDER BY c.name, p.kind

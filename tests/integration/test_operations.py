@@ -74,3 +74,17 @@ async def test_openapi_documents_each_operation_once(client):
     assert len(ids) == len(set(ids))
     assert "get" in schema["paths"]["/content/{collection}/{path}"]
     assert "head" not in schema["paths"]["/content/{collection}/{path}"]
+
+
+async def test_status_page_lists_built_dumps(app, client, auth, settings):
+    from app.dumps.builder import Builder
+
+    for i in range(3):
+        r = await client.put(f"/content/arch/f{i}.txt", content=b"x" * (i + 1), headers=auth)
+        assert r.status_code == 201
+    await Builder(app.state.pool, settings, app.state.store).build_collection("arch")
+    doc = html.fromstring((await client.get("/")).text)
+    rows = [[td.text_content() for td in tr.findall("td")]
+            for tr in doc.xpath("//section[@id='dumps']//tbody/tr")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("arch", "resourcedump", "1")]
+    assert int(rows[0][3]) > 6
