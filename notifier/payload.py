@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.names import ancestors
-from sitemaps.format import URLSET_CLOSE, hash_value, url_entry, urlset_open
+from sitemaps.entries import ChangeRow, change_url
+from sitemaps.format import URLSET_CLOSE, urlset_open
 
 __all__ = ["Change", "group_by_channel", "change_entry", "notification", "link_header",
            "first_from"]
@@ -57,12 +58,10 @@ def change_entry(change: Change) -> str:
     formatting dominates a batch's cost otherwise)."""
     if change.xml is not None:
         return change.xml
-    md: dict[str, object] = {"change": change.change, "datetime": change.datetime}
-    if change.change == "deleted":
-        return url_entry(change.uri, md=md)
-    md.update(hash=hash_value(change.md5, change.sha1, change.sha256), length=change.length,
-              type=change.type)
-    return url_entry(change.uri, lastmod=change.lastmod, md=md)
+    return change_url(ChangeRow(
+        change.uri, change.change, change.datetime, change.lastmod, change.md5, change.sha1,
+        change.sha256, change.length, change.type,
+    ))
 
 
 def notification(*, up: str, from_: datetime, until: datetime,
