@@ -9,8 +9,10 @@ problems, so every 4xx a client sees has the same machine-readable shape.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 __all__ = ["HTTPProblem", "problem_response", "install_handlers"]
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 class HTTPProblem(Exception):
@@ -72,6 +75,18 @@ def install_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(422, "invalid request", errors=errors, instance=request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # still a problem body, never a traceback; the error is logged with its stack
+        unavailable = isinstance(exc, OSError | asyncpg.PostgresConnectionError |
+                                 asyncpg.InterfaceError | asyncpg.CannotConnectNowError)
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(
+            500, "database unavailable" if unavailable else "internal error",
+            "the request was not completed; retry later" if unavailable else None,
+            instance=request.url.path,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

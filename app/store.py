@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -42,8 +43,22 @@ class ContentStore:
         self.root = root
         self.tmp = root / "tmp"
 
-    def prepare(self) -> None:
+    def prepare(self, *, stale_after: float = 3600.0) -> list[Path]:
+        """Create the folders; remove temporary files a killed upload left behind.
+
+        Only files untouched for `stale_after` seconds go: another worker sharing this store
+        may be writing a younger one right now. Returns what was removed."""
         self.tmp.mkdir(parents=True, exist_ok=True)
+        removed = []
+        cutoff = time.time() - stale_after
+        for leftover in self.tmp.glob("*.part"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+                    removed.append(leftover)
+            except FileNotFoundError:
+                pass
+        return removed
 
     def path_for(self, key: str) -> Path:
         if not _HEX64.match(key):

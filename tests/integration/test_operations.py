@@ -88,3 +88,16 @@ async def test_status_page_lists_built_dumps(app, client, auth, settings):
             for tr in doc.xpath("//section[@id='dumps']//tbody/tr")]
     assert [(r[0], r[1], r[2]) for r in rows] == [("arch", "resourcedump", "1")]
     assert int(rows[0][3]) > 6
+
+
+async def test_unexpected_errors_are_problems_without_internals(app, settings):
+    import httpx
+
+    await app.state.pool.close()  # every route that needs the database now fails
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+        r = await c.get("/content/demo/x")
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 500 and "Traceback" not in r.text and "asyncpg" not in r.text
