@@ -24,7 +24,7 @@ import orjson
 from pydantic import ValidationError
 
 from app.changeset import Doc
-from app.documents import doc_from_record
+from app.record_docs import doc_from_record
 from app.loader.results import Limits, interpret
 from app.records import Record
 from app.store import ContentStore
