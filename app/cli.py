@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from app.settings import SettingsError, load_settings
+from app.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main", "cli"]
 
@@ -20,7 +20,7 @@ db_cli = typer.Typer(help="Database administration.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
@@ -28,15 +28,29 @@ def _settings():  # type: ignore[no-untyped-def]
         raise typer.Exit(2) from None
 
 
-def _database_url(settings) -> str:  # type: ignore[no-untyped-def]
+def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
     """DATABASE_URL, else the embedded cluster in the data folder (started if needed)."""
     if settings.database_url:
         return settings.database_url
     from app.db.embedded import start_embedded
 
-    url = start_embedded(settings.data_dir, stop_at_exit=True)
+    url = start_embedded(settings.data_dir, stop_at_exit=stop_at_exit)
     os.environ["DATABASE_URL"] = url  # worker processes inherit it
     return url
+
+
+def _migrated_database(settings: Settings, *, stop_at_exit: bool = True) -> str:
+    """The database URL with every migration applied, so each command works on a fresh data
+    folder; a page size other than the stored one stops the command (exit 2)."""
+    from app.db.migrate import PageSizeMismatch
+
+    dsn = _database_url(settings, stop_at_exit=stop_at_exit)
+    try:
+        asyncio.run(_upgrade(dsn, settings.page_size))
+    except PageSizeMismatch as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+    return dsn
 
 
 async def _upgrade(dsn: str, page_size: int) -> list[str]:
@@ -84,19 +98,13 @@ def serve(
     import uvicorn
 
     from app.auth import ensure_token_file
-    from app.db.migrate import PageSizeMismatch
 
     if host:
         os.environ["HEADWATER_HOST"] = host
     if port:
         os.environ["HEADWATER_PORT"] = str(port)
     settings = _settings()
-    dsn = _database_url(settings)
-    try:
-        asyncio.run(_upgrade(dsn, settings.page_size))
-    except PageSizeMismatch as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from None
+    _migrated_database(settings)
     if not settings.write_tokens:
         token = ensure_token_file(settings.data_dir)
         typer.secho(f"write token (kept in {settings.data_dir}/write-token): {token}", err=True,
@@ -153,7 +161,7 @@ def ingest(
         typer.secho(f"invalid collection name {collection!r}", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    dsn = _database_url(settings)
+    dsn = _migrated_database(settings)
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
     console = Console(stderr=True)
     started = time.monotonic()
@@ -239,11 +247,8 @@ def notifier() -> None:
 
     settings = _settings()
     configure_logging(settings.log_level)
-    dsn = settings.database_url
-    if not dsn:  # share the web process's embedded cluster; leave it running at exit
-        from app.db.embedded import start_embedded
-
-        dsn = start_embedded(settings.data_dir, stop_at_exit=False)
+    # with no DATABASE_URL, share the web process's embedded cluster and leave it running
+    dsn = _migrated_database(settings, stop_at_exit=False)
     raise typer.Exit(asyncio.run(run_standalone(settings, dsn)))
 
 
@@ -263,7 +268,7 @@ def dumps_build(
     from app.dumps.progress import run_build
 
     settings = _settings()
-    raise typer.Exit(run_build(settings, _database_url(settings), collection, force))
+    raise typer.Exit(run_build(settings, _migrated_database(settings), collection, force))
 
 
 def main() -> None:

@@ -115,3 +115,15 @@ async def test_kill_mid_load_then_resume(db, database_url, data_dir, tmp_path):
     assert await db.fetchval("SELECT count(*) FROM resources") == 20_000
     assert await db.fetchval("SELECT count(*) FROM changes") == 20_000
     assert shutil.which("true")
+
+
+def test_make_demo_on_a_fresh_data_folder(tmp_path):
+    """`make demo`'s command on an empty data folder: embedded PostgreSQL, migrated, loaded."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("HEADWATER_") and k != "DATABASE_URL"}
+    env["HEADWATER_DATA_DIR"] = str(tmp_path / "data")
+    exe = Path(sys.executable).with_name("headwater")
+    proc = subprocess.run([str(exe), "ingest", "--collection", "demo", str(SAMPLE)], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "loaded: 22 results → 25 resources" in proc.stdout
