@@ -12,7 +12,9 @@ import asyncio
 import gzip
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,9 +30,27 @@ def _fsync_dir(folder: Path) -> None:
 
 
 class SealedPages:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, remember: int = 4096):
         self.root = root
         self._locks: dict[str, asyncio.Lock] = {}
+        # (collection, page) → (ETag token, Last-Modified) of pages already on disk. A sealed
+        # page never changes, so a repeat request needs no database round trip at all; the
+        # oldest entries go first once `remember` are kept.
+        self._known: OrderedDict[tuple[str, int], tuple[str, datetime]] = OrderedDict()
+        self._remember = remember
+
+    def known(self, collection: str, page: int) -> tuple[str, datetime] | None:
+        found = self._known.get((collection, page))
+        if found is not None and not self.ready(found[0]):
+            self._known.pop((collection, page), None)  # the cache folder was cleared
+            return None
+        return found
+
+    def learn(self, collection: str, page: int, token: str, last_modified: datetime) -> None:
+        self._known[(collection, page)] = (token, last_modified)
+        self._known.move_to_end((collection, page))
+        while len(self._known) > self._remember:
+            self._known.popitem(last=False)
 
     def paths(self, token: str) -> tuple[Path, Path]:
         folder = self.root / token[:2]

@@ -251,6 +251,13 @@ async def change_list_page(collection: str, name: str, request: Request) -> Resp
     if parsed is None or parsed[1] is not None:
         raise not_found("no such Change List page")
     page = parsed[0]
+    cache = _sealed_pages(request)
+    known = cache.known(collection, page)
+    if known is not None:
+        token, last = known
+        identity, gzipped = cache.paths(token)
+        return file_response(request, token=token, last_modified=last, identity=identity,
+                             gzipped=gzipped, cache_control=IMMUTABLE)
     snap = await snapshot(request)
     try:
         coll = await require_collection(snap, collection)
@@ -269,7 +276,6 @@ async def change_list_page(collection: str, name: str, request: Request) -> Resp
 
         if sealed:
             token = etag_token("changelist-page", instance, base, collection, page, n)
-            cache = _sealed_pages(request)
             if cache.ready(token):
                 await snap.close()
                 identity, gzipped = cache.paths(token)
@@ -278,6 +284,7 @@ async def change_list_page(collection: str, name: str, request: Request) -> Resp
                     identity, gzipped = await cache.ensure(token, body)
                 finally:
                     await snap.close()
+            cache.learn(collection, page, token, last)
             return file_response(request, token=token, last_modified=last,
                                  identity=identity, gzipped=gzipped, cache_control=IMMUTABLE)
         token = etag_token("changelist-page", instance, base, collection, page, n,
