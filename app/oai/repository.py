@@ -19,7 +19,12 @@ __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "re
            "page", "count", "sets_page", "sets_count", "identifier_of", "EPOCH", "to_micros",
            "from_micros", "MERGE_LIMIT"]
 
-_Q = load_queries("app", "sql/oai.sql")
+_KINDS = {"collection": ("collection_id", "integer"), "domain": ("oai_domain", "text"),
+          "mime": ("oai_mime", "text")}
+_Q = dict(load_queries("app", "sql/oai.sql"))
+# one query per set kind from each shared shape, built once (column names from _KINDS only)
+_Q.update({f"{shape}_{kind}": _Q[f"{shape}_by"].format(column=column, type=type_)
+           for shape in ("page", "scan", "count") for kind, (column, type_) in _KINDS.items()})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Up to this many exact values a parent set is served by merging per-value keysets (cost grows
 # with the values, not the depth); beyond it, by a filtered walk of (datestamp, id).

@@ -54,64 +54,6 @@ WHERE name = $1 OR (name >= $1 || ':' AND name < $1 || ';')
 SELECT substr(spec, strpos(spec, ':') + 1) AS value FROM oai_sets
 WHERE spec = $1 OR (spec >= $1 || ':' AND spec < $1 || ';')
 
--- name: page_collection
--- $1 collection ids; $2,$3 keyset; $4 until; $5 page size
-SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
-       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
-FROM (SELECT k.datestamp, k.id
-      FROM unnest($1::integer[]) AS v(value)
-      CROSS JOIN LATERAL (
-          SELECT datestamp, id FROM resources
-          WHERE collection_id = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
-          ORDER BY datestamp, id LIMIT $5) k
-      ORDER BY k.datestamp, k.id LIMIT $5) p
-JOIN resources r ON r.id = p.id
-JOIN collections c ON c.id = r.collection_id
-ORDER BY r.datestamp, r.id
-
--- name: page_domain
--- $1 domain leaves; $2,$3 keyset; $4 until; $5 page size
-SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
-       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
-FROM (SELECT k.datestamp, k.id
-      FROM unnest($1::text[]) AS v(value)
-      CROSS JOIN LATERAL (
-          SELECT datestamp, id FROM resources
-          WHERE oai_domain = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
-          ORDER BY datestamp, id LIMIT $5) k
-      ORDER BY k.datestamp, k.id LIMIT $5) p
-JOIN resources r ON r.id = p.id
-JOIN collections c ON c.id = r.collection_id
-ORDER BY r.datestamp, r.id
-
--- name: page_mime
--- $1 mime leaves; $2,$3 keyset; $4 until; $5 page size
-SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
-       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
-FROM (SELECT k.datestamp, k.id
-      FROM unnest($1::text[]) AS v(value)
-      CROSS JOIN LATERAL (
-          SELECT datestamp, id FROM resources
-          WHERE oai_mime = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
-          ORDER BY datestamp, id LIMIT $5) k
-      ORDER BY k.datestamp, k.id LIMIT $5) p
-JOIN resources r ON r.id = p.id
-JOIN collections c ON c.id = r.collection_id
-ORDER BY r.datestamp, r.id
-
--- name: count_collection
--- $1 collection ids; $2 from; $3 until
-SELECT count(*) FROM resources
-WHERE collection_id = ANY($1::integer[]) AND datestamp >= $2 AND datestamp < $3
-
--- name: count_domain
-SELECT count(*) FROM resources
-WHERE oai_domain = ANY($1::text[]) AND datestamp >= $2 AND datestamp < $3
-
--- name: count_mime
-SELECT count(*) FROM resources
-WHERE oai_mime = ANY($1::text[]) AND datestamp >= $2 AND datestamp < $3
-
 -- name: sets_page
 -- $1 the last setSpec sent ('' at first); $2 page size
 SELECT spec FROM oai_sets WHERE spec > $1 ORDER BY spec LIMIT $2
@@ -123,34 +65,37 @@ SELECT count(*) FROM oai_sets
 -- ListMetadataFormats without an identifier, and noRecordsMatch checks
 SELECT EXISTS (SELECT 1 FROM resources)
 
+-- The three set kinds (collection, domain, mime) share one shape each: {column} and {type} are
+-- filled once at import by app/oai/repository.py (collection_id/integer, oai_domain/text,
+-- oai_mime/text); no request value ever reaches them.
+
+-- name: page_by
+-- Merge per-value keysets. $1 values; $2,$3 keyset; $4 until; $5 page size
+SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
+       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
+FROM (SELECT k.datestamp, k.id
+      FROM unnest($1::{type}[]) AS v(value)
+      CROSS JOIN LATERAL (
+          SELECT datestamp, id FROM resources
+          WHERE {column} = v.value AND (datestamp, id) > ($2, $3) AND datestamp < $4
+          ORDER BY datestamp, id LIMIT $5) k
+      ORDER BY k.datestamp, k.id LIMIT $5) p
+JOIN resources r ON r.id = p.id
+JOIN collections c ON c.id = r.collection_id
+ORDER BY r.datestamp, r.id
+
+-- name: scan_by
 -- Sets with more exact values than the merge handles well: walk (datestamp, id) and filter.
-
--- name: scan_collection
 -- $1 values; $2,$3 keyset; $4 until; $5 page size
 SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
        r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
 FROM (SELECT * FROM resources
-      WHERE collection_id = ANY($1::integer[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
+      WHERE {column} = ANY($1::{type}[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
       ORDER BY datestamp, id LIMIT $5) r
 JOIN collections c ON c.id = r.collection_id
 ORDER BY r.datestamp, r.id
 
--- name: scan_domain
--- $1 values; $2,$3 keyset; $4 until; $5 page size
-SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
-       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
-FROM (SELECT * FROM resources
-      WHERE oai_domain = ANY($1::text[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
-      ORDER BY datestamp, id LIMIT $5) r
-JOIN collections c ON c.id = r.collection_id
-ORDER BY r.datestamp, r.id
-
--- name: scan_mime
--- $1 values; $2,$3 keyset; $4 until; $5 page size
-SELECT r.id, r.uri, r.oai_identifier, r.datestamp, r.deleted, c.name AS collection, r.oai_domain,
-       r.oai_mime, r.lastmod, r.length, r.type, r.md5, r.sha1, r.sha256, r.metadata, r.links
-FROM (SELECT * FROM resources
-      WHERE oai_mime = ANY($1::text[]) AND (datestamp, id) > ($2, $3) AND datestamp < $4
-      ORDER BY datestamp, id LIMIT $5) r
-JOIN collections c ON c.id = r.collection_id
-ORDER BY r.datestamp, r.id
+-- name: count_by
+-- $1 values; $2 from; $3 until
+SELECT count(*) FROM resources
+WHERE {column} = ANY($1::{type}[]) AND datestamp >= $2 AND datestamp < $3
