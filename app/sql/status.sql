@@ -3,10 +3,11 @@
 SELECT position, datetime FROM log_head
 
 -- name: collection_counts
--- Live (non-deleted) resources directly in each collection, with each collection's change count.
-SELECT c.name, c.depth, c.change_seq,
-       coalesce((SELECT count(*) FROM resources r
-                 WHERE r.collection_id = c.id AND NOT r.deleted), 0) AS resources
+-- Live (non-deleted) resources directly in each collection, from the per-part counters the
+-- Resource List keeps (migration 0002), so the page costs the same at any store size.
+SELECT c.name, c.depth,
+       coalesce((SELECT sum(p.entries) FROM resource_parts p WHERE p.collection_id = c.id),
+                0)::bigint AS resources
 FROM collections c
 ORDER BY c.name
 
