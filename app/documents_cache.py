@@ -18,15 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from app.store import fsync_dir
+
 __all__ = ["SealedPages"]
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SealedPages:
@@ -87,7 +82,7 @@ class SealedPages:
                 await asyncio.to_thread(_finish, raw, zipped, graw)
             os.replace(tmp_gz, gz)
             os.replace(tmp_xml, xml)
-            _fsync_dir(xml.parent)
+            fsync_dir(xml.parent)
         finally:
             tmp_xml.unlink(missing_ok=True)
             tmp_gz.unlink(missing_ok=True)

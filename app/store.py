@@ -20,7 +20,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-__all__ = ["ContentStore", "Stored", "TooLarge"]
+__all__ = ["ContentStore", "Stored", "TooLarge", "fsync_dir"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -95,7 +95,7 @@ class ContentStore:
             else:
                 await aiofiles.os.makedirs(final.parent, exist_ok=True)
                 await aiofiles.os.replace(tmp, final)
-                await aiofiles.os.wrap(_fsync_dir)(final.parent)
+                await aiofiles.os.wrap(fsync_dir)(final.parent)
         except BaseException:
             try:
                 await aiofiles.os.remove(tmp)
@@ -105,7 +105,8 @@ class ContentStore:
         return Stored(key, length, md5.hexdigest(), sha1.hexdigest(), key)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (the directory entry, not just the file)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

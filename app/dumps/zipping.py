@@ -23,6 +23,8 @@ from pathlib import Path
 
 from stream_zip import NO_COMPRESSION_64, stream_zip
 
+from app.store import fsync_dir
+
 __all__ = ["CHUNK", "Measured", "Member", "measure", "zip_chunks", "write_atomically",
            "fsync_dir"]
 
@@ -83,13 +85,6 @@ def zip_chunks(members: Iterable[Member]) -> Iterator[bytes]:
     """The ZIP's bytes as they are produced."""
     return stream_zip(_members(members), chunk_size=CHUNK)
 
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(chunks: Iterable[bytes], final: Path, tmp_dir: Path,
