@@ -24,8 +24,8 @@ import orjson
 from pydantic import ValidationError
 
 from app.changeset import Doc
-from app.record_docs import doc_from_record
 from app.loader.results import Limits, interpret
+from app.record_docs import doc_from_record
 from app.records import Record
 from app.store import ContentStore
 from app.writer import write_batch

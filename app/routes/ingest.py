@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from app.auth import Writer
 from app.bodies import read_limited
 from app.deps import Config, Conn, Store
-from app.record_docs import doc_from_record
 from app.problems import HTTPProblem
+from app.record_docs import doc_from_record
 from app.records import InvalidBatch, parse_batch
 from app.writer import write_batch
 
