@@ -11,7 +11,7 @@ __all__ = ["configure_logging"]
 
 
 def configure_logging(level: str) -> None:
-    from app.observability import RequestIdFilter
+    from app.http.observability import RequestIdFilter
 
     root = logging.getLogger()
     root.setLevel(level)

@@ -11,16 +11,16 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.auth import known_tokens
 from app.db import migrate
 from app.db.connect import connect, create_pool
 from app.db.embedded import start_embedded
 from app.dumps.schedule import dump_scheduler
-from app.html_headers import HtmlSecurityHeaders
-from app.limits import install_limits
+from app.http.auth import known_tokens
+from app.http.limits import install_limits
+from app.http.observability import ObservabilityMiddleware
+from app.http.problems import install_handlers
+from app.http.security_headers import HtmlSecurityHeaders
 from app.logs import configure_logging
-from app.observability import ObservabilityMiddleware
-from app.problems import install_handlers
 from app.routes import (
     content,
     dumps,
@@ -33,7 +33,7 @@ from app.routes import (
     status,
 )
 from app.settings import Settings, load_settings
-from app.store import ContentStore
+from app.store.content import ContentStore
 from notifier.service import lifespan_hook as notifier_hook
 
 __all__ = ["create_app", "LIFESPAN_HOOKS", "ROUTERS"]

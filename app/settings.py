@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     package_max_bytes: int = Field(default=100 * 1024**2, ge=1024)
     package_max_files: int = Field(default=50_000, ge=1)
 
-    # Limits and back-pressure (app/limits.py; uvicorn's own limits in `serve`).
+    # Limits and back-pressure (app/http/limits.py; uvicorn's own limits in `serve`).
     max_inflight: int = Field(default=1_000, ge=1)
     document_concurrency: int = Field(default=6, ge=1)  # below the pool's 10 connections
     busy_wait: Duration = timedelta(milliseconds=500)

@@ -32,11 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.changeset import Doc  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
 from app.db.embedded import start_embedded  # noqa: E402
-from app.writer import write_batch  # noqa: E402
+from app.write.changeset import Doc  # noqa: E402
+from app.write.writer import write_batch  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
 PAGE = 50_000

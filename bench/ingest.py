@@ -38,10 +38,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.changeset import Doc  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
-from app.writer import write_batch  # noqa: E402
+from app.write.changeset import Doc  # noqa: E402
+from app.write.writer import write_batch  # noqa: E402
 
 TOKEN = "bench-token-" + "x" * 24
 COLLECTIONS = ("bench:a", "bench:b", "bench:c:deep", "other")

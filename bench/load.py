@@ -3,7 +3,7 @@
 Everything on loopback, bounded in time:
 
   1. an embedded PostgreSQL in a temporary folder (or DATABASE_URL), a recording hub
-     (`notifier.recording_hub`), and `headwater serve` with HEADWATER_WORKERS workers and the
+     (`tests.support.recording_hub`), and `headwater serve` with HEADWATER_WORKERS workers and the
      in-process notifier pointed at the hub;
   2. preload: PRELOAD resources in `load:static` (so the Resource List is an index of parts and
      the Change List has sealed pages) and FILES small content files in `load:files`;
@@ -382,7 +382,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
-    from notifier.recording_hub import RecordingHub
+    from tests.support.recording_hub import RecordingHub
 
     work = Path(tempfile.mkdtemp(prefix="hw-load-"))
     os.chmod(work, 0o755)

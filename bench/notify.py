@@ -11,7 +11,7 @@ pre-committed backlog, each beside a bare baseline measured in the same run.
             POSTs one body per read (pre-rendered `url_xml` joined, one channel, no cursor
             commit, no window), against the same hub.
 
-The hub is `notifier.recording_hub` (asyncio) in its own process, answering 204.
+The hub is `tests.support.recording_hub` (asyncio) in its own process, answering 204.
 Without DATABASE_URL an embedded PostgreSQL is started in a temporary folder.
 
     .venv/bin/python bench/notify.py --rate 1000 --seconds 20 --backlog 1000000
@@ -40,10 +40,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.changeset import Doc  # noqa: E402
 from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
-from app.writer import write_batch  # noqa: E402
+from app.write.changeset import Doc  # noqa: E402
+from app.write.writer import write_batch  # noqa: E402
 
 PAGE_SIZE = 50_000
 BASE = "http://127.0.0.1:8000"
@@ -93,14 +93,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class HubProcess:
-    """`python -m notifier.recording_hub` in its own process, so the receiving side never
+    """`python -m tests.support.recording_hub` in its own process, so the receiving side never
     competes with this process (writer, baseline) for the GIL."""
 
     def __init__(self, work: Path, name: str, stamps: bool):
         self.port, self.log = free_port(), work / f"hub-{name}.tsv"
         self.url = f"http://127.0.0.1:{self.port}/hub"
         args = [str(self.port), str(self.log)] + (["stamps"] if stamps else [])
-        self.proc = subprocess.Popen([sys.executable, "-m", "notifier.recording_hub", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.recording_hub", *args],
                                      cwd=ROOT, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
         while True:

@@ -259,7 +259,7 @@ async def main() -> None:
               f"   set: {med[f'set collection:bench page {deep}'] / set_shallow:.2f}")
 
         from app.db.queries import load_queries
-        page_all = load_queries("app", "sql/oai.sql")["page_all"]
+        page_all = load_queries("app.oai", "sql/oai.sql")["page_all"]
         print(f"\nThe page query in SQL (asyncpg), median of {args.repeat}")
         for page in (1, deep, 2000):
             if (page - 1) * PAGE >= total:

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
-from app.documents_db import (  # noqa: E402
+from app.read.queries import (  # noqa: E402
     CHUNK,
     PLAN_SETTINGS,
     Q,

@@ -17,7 +17,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token-" + "x" * 24
-APPEND_LOCK = 0x4857_4C4F_47  # app.writer.APPEND_LOCK
+APPEND_LOCK = 0x4857_4C4F_47  # app.write.writer.APPEND_LOCK
 
 # One statement per step, inside one transaction holding the log's append lock, exactly as
 # the write path leaves the tables (counters, log head, set_changes), only faster: the

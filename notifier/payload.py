@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.names import ancestors
 from sitemaps.entries import ChangeRow, change_url
 from sitemaps.format import URLSET_CLOSE, urlset_open
+from sitemaps.names import ancestors
 
 __all__ = ["Change", "group_by_channel", "change_entry", "notification", "link_header",
            "first_from"]

@@ -19,12 +19,12 @@ from datetime import datetime
 
 import asyncpg
 
-from app import urls
 from app.db.queries import load_queries
 from notifier.backoff import next_delay, retry_delay
 from notifier.hub import HubClient, Outcome
 from notifier.leader import Lease, lead
 from notifier.payload import Change, first_from, group_by_channel, notification
+from sitemaps import urls
 
 __all__ = ["Tuning", "HubWorker", "wait_any"]
 

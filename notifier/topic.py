@@ -10,9 +10,9 @@ from datetime import datetime
 
 import asyncpg
 
-from app import urls
 from notifier.payload import Change, first_from, notification
 from notifier.tailer import Q
+from sitemaps import urls
 
 __all__ = ["first_seq_after", "topic_body"]
 

@@ -1,6 +1,6 @@
 """One `<url>` entry per row: the Python twins of the fragments PostgreSQL pre-renders.
 
-`app/migrations/0002_document_fragments.sql` renders the same bytes at write time
+`app/db/migrations/0002_document_fragments.sql` renders the same bytes at write time
 (`headwater_resource_url`, `headwater_change_url`); a test proves the two agree, so documents
 may mix stored fragments and fragments built here.
 """

@@ -1,4 +1,4 @@
-"""Versioned SQL migrations: `app/migrations/NNNN_what.sql`, applied in order, each in its own
+"""Versioned SQL migrations: `app/db/migrations/NNNN_what.sql`, applied in order, each in its own
 transaction, recorded in `schema_migrations`. Several processes may start at once: a session
 advisory lock lets one migrate while the others wait.
 """
@@ -29,7 +29,7 @@ class PageSizeMismatch(Exception):
 
 
 def available() -> list[Migration]:
-    folder = resources.files("app").joinpath("migrations")
+    folder = resources.files("app.db").joinpath("migrations")
     found = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):

@@ -28,9 +28,7 @@ from typing import IO, Protocol
 
 import asyncpg
 
-from app import urls
 from app.db.queries import load_queries
-from app.documents_db import page_bounds
 from app.dumps import manifest as mf
 from app.dumps.plan import (
     Budget,
@@ -40,15 +38,17 @@ from app.dumps.plan import (
     resource_path,
 )
 from app.dumps.zipping import Measured, Member, fsync_dir, measure, write_atomically, zip_chunks
-from app.observability import DUMP_BUILD_SECONDS
+from app.http.observability import DUMP_BUILD_SECONDS
+from app.read.queries import page_bounds
 from app.settings import Settings
-from app.store import ContentStore
+from app.store.content import ContentStore
+from sitemaps import urls
 
 __all__ = ["DUMP_LOCK", "DumpError", "Progress", "BuildResult", "Builder", "dumps_root",
            "collection_folder"]
 
 log = logging.getLogger(__name__)
-Q = load_queries("app", "sql/dumps.sql")
+Q = load_queries("app.dumps", "sql/dumps.sql")
 
 DUMP_LOCK = 0x4857_4450  # "HWDP": one builder per collection at a time
 KEEP_RESOURCE_DUMPS = 2  # the newest and the one before, for downloads still running
@@ -214,7 +214,7 @@ class Builder:
 
     async def _resource_dump(self, rw: asyncpg.Connection, name: str, cid: int, *,
                              force: bool) -> BuildResult:
-        from app.documents_db import open_snapshot
+        from app.read.queries import open_snapshot
 
         snap = await open_snapshot(self.pool)
         try:
@@ -265,7 +265,7 @@ class Builder:
 
     async def _change_dumps(self, rw: asyncpg.Connection, name: str, cid: int
                             ) -> list[BuildResult]:
-        from app.documents_db import open_snapshot
+        from app.read.queries import open_snapshot
 
         n = self.settings.page_size
         coll = await rw.fetchrow(Q["collection"], name)

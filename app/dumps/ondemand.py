@@ -18,18 +18,18 @@ from typing import Any
 
 import asyncpg
 
-from app import urls
 from app.db.queries import load_queries
 from app.dumps import manifest as mf
 from app.dumps.plan import change_path, resource_path
 from app.dumps.zipping import Measured, Member, measure
-from app.problems import HTTPProblem
+from app.http.problems import HTTPProblem
 from app.settings import Settings
-from app.store import ContentStore
+from app.store.content import ContentStore
+from sitemaps import urls
 
 __all__ = ["MAX_FILES", "UrisRequest", "WindowRequest", "parse_request", "Prepared", "prepare"]
 
-Q = load_queries("app", "sql/dumps.sql")
+Q = load_queries("app.dumps", "sql/dumps.sql")
 MAX_FILES = 50_000
 
 
@@ -173,7 +173,7 @@ async def _window_rows(conn: asyncpg.Connection, cid: int, change_seq: int,
 async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
                   collection: str, req: UrisRequest | WindowRequest) -> Prepared:
     """Read the rows in one snapshot, measure the files, and lay out the ZIP's members."""
-    from app.documents_db import open_snapshot
+    from app.read.queries import open_snapshot
 
     prefix = urls.content_prefix(settings.base_url)
     up = urls.capability_list(settings.base_url, collection)

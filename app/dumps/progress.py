@@ -6,7 +6,7 @@ import asyncio
 
 from app.dumps.builder import Builder, BuildResult, DumpError
 from app.settings import Settings
-from app.store import ContentStore
+from app.store.content import ContentStore
 
 __all__ = ["RichProgress", "run_build"]
 

@@ -23,7 +23,7 @@ from app.dumps.builder import Builder, DumpError
 __all__ = ["RESOURCE_DUMP_EVERY", "POLL", "DumpScheduler", "dump_scheduler"]
 
 log = logging.getLogger(__name__)
-Q = load_queries("app", "sql/dumps.sql")
+Q = load_queries("app.dumps", "sql/dumps.sql")
 
 RESOURCE_DUMP_EVERY = timedelta(hours=24)
 POLL = 60.0  # seconds between looks for newly sealed pages

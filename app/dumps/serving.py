@@ -20,7 +20,7 @@ __all__ = ["package_url", "manifest_url", "ResourceDumpState", "ChangeDumpState"
            "resourcedump_state", "changedump_state", "resourcedump_entries",
            "changedump_entries", "CHUNK"]
 
-Q = load_queries("app", "sql/dumps.sql")
+Q = load_queries("app.dumps", "sql/dumps.sql")
 CHUNK = 5_000
 
 

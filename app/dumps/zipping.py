@@ -23,7 +23,7 @@ from pathlib import Path
 
 from stream_zip import NO_COMPRESSION_64, stream_zip
 
-from app.store import fsync_dir
+from app.store.content import fsync_dir
 
 __all__ = ["CHUNK", "Measured", "Member", "measure", "zip_chunks", "write_atomically",
            "fsync_dir"]

@@ -1,4 +1,4 @@
-"""The OAI-PMH queries (SQL in `app/sql/oai.sql`): records by identifier, keyset pages, counts,
+"""The OAI-PMH queries (SQL in `app/oai/sql/oai.sql`): records by identifier, keyset pages, counts,
 sets. Rows become `render.Record`s here, so the verbs never see SQL rows.
 """
 
@@ -13,7 +13,7 @@ import asyncpg
 from app.db.queries import load_queries
 from app.oai.render import Record
 from app.oai.sets import SetSpec, record_specs
-from app.writer import APPEND_LOCK
+from app.write.writer import APPEND_LOCK
 
 __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "resolve_set",
            "page", "count", "sets_page", "sets_count", "identifier_of", "EPOCH", "to_micros",
@@ -21,7 +21,7 @@ __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "re
 
 _KINDS = {"collection": ("collection_id", "integer"), "domain": ("oai_domain", "text"),
           "mime": ("oai_mime", "text")}
-_Q = dict(load_queries("app", "sql/oai.sql"))
+_Q = dict(load_queries("app.oai", "sql/oai.sql"))
 # one query per set kind from each shared shape, built once (column names from _KINDS only)
 _Q.update({f"{shape}_{kind}": _Q[f"{shape}_by"].format(column=column, type=type_)
            for shape in ("page", "scan", "count") for kind, (column, type_) in _KINDS.items()})

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from app import urls
 from app.oai import render, repository, tokens
 from app.oai.arguments import Args, ErrorItem, OAIError
 from app.oai.sets import parse_spec, set_name
 from app.settings import Settings
+from sitemaps import urls
 
 __all__ = ["Context", "dispatch"]
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from app.auth import Writer
-from app.bodies import stream_limited
-from app.changeset import Doc
-from app.conditional import http_date, not_modified, strong_etag
 from app.db.queries import load_queries
-from app.deps import Config, Conn, Store
-from app.names import BadPath, content_path, is_collection_name
-from app.problems import HTTPProblem
-from app.records import bare_media_type
+from app.http.auth import Writer
+from app.http.bodies import stream_limited
+from app.http.conditional import http_date, not_modified, strong_etag
+from app.http.deps import Config, Conn, Store
+from app.http.problems import HTTPProblem
 from app.settings import Settings
-from app.store import TooLarge
-from app.writer import write_batch
+from app.store.content import TooLarge
+from app.write.changeset import Doc
+from app.write.records import bare_media_type
+from app.write.writer import write_batch
+from sitemaps.names import BadPath, content_path, is_collection_name
 
 router = APIRouter(tags=["content"])
-_Q = load_queries("app", "sql/content.sql")
+_Q = load_queries("app.read", "sql/content.sql")
 
 
 def capability_list_url(settings: Settings, collection: str) -> str:

@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 from fastapi import APIRouter, Request, Response
 
-from app import documents_db as ddb
-from app import urls
-from app.documents_common import instance_id, not_found, require_collection, snapshot
-from app.documents_http import document_response, etag_token
+from app.read import queries as ddb
+from app.read.responses import document_response, etag_token
+from app.read.snapshot import instance_id, not_found, require_collection, snapshot
 from app.settings import Settings
 from sitemaps import documents as docs
-from sitemaps import paging
+from sitemaps import paging, urls
 
 router = APIRouter(tags=["discovery"])
 _GET_HEAD = ["GET", "HEAD"]

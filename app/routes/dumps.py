@@ -22,21 +22,22 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from app import capabilities, urls
-from app.auth import Writer
-from app.bodies import read_limited
-from app.capabilities import CapEntry
-from app.conditional import http_date, not_modified, strong_etag
-from app.documents_common import require_collection, snapshot
-from app.documents_http import IMMUTABLE, document_response, etag_token
 from app.dumps import manifest as mf
 from app.dumps import ondemand, serving
 from app.dumps.builder import collection_folder
 from app.dumps.plan import PACKAGE_NAME
 from app.dumps.schedule import DumpScheduler
 from app.dumps.zipping import zip_chunks
-from app.problems import HTTPProblem
+from app.http.auth import Writer
+from app.http.bodies import read_limited
+from app.http.conditional import http_date, not_modified, strong_etag
+from app.http.problems import HTTPProblem
+from app.read import capabilities
+from app.read.capabilities import CapEntry
+from app.read.responses import IMMUTABLE, document_response, etag_token
+from app.read.snapshot import require_collection, snapshot
 from app.settings import Settings
+from sitemaps import urls
 
 router = APIRouter(tags=["dumps"])
 _GET_HEAD = ["GET", "HEAD"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter, Request
 
-from app.auth import Writer
-from app.bodies import read_limited
-from app.deps import Config, Conn, Store
-from app.problems import HTTPProblem
-from app.record_docs import doc_from_record
-from app.records import InvalidBatch, parse_batch
-from app.writer import write_batch
+from app.http.auth import Writer
+from app.http.bodies import read_limited
+from app.http.deps import Config, Conn, Store
+from app.http.problems import HTTPProblem
+from app.write.record_docs import doc_from_record
+from app.write.records import InvalidBatch, parse_batch
+from app.write.writer import write_batch
 
 router = APIRouter(tags=["ingest"])
 

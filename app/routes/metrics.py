@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.db.queries import load_queries
-from app.observability import (
+from app.http.observability import (
     LOG_POSITION,
     NOTIFIER_FAILURES,
     NOTIFIER_LAG,
@@ -15,7 +15,7 @@ from app.observability import (
 )
 
 router = APIRouter(tags=["operations"])
-_Q = load_queries("app", "sql/status.sql")
+_Q = load_queries("app.status", "sql/status.sql")
 
 
 async def refresh_gauges(request: Request) -> None:

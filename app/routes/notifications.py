@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncpg
 from fastapi import APIRouter, Request, Response
 
-from app import urls
-from app.capabilities import CapEntry, register
-from app.deps import Config, Conn
-from app.names import is_collection_name
-from app.problems import HTTPProblem
+from app.http.deps import Config, Conn
+from app.http.problems import HTTPProblem
+from app.read.capabilities import CapEntry, register
 from app.settings import Settings
 from notifier.payload import link_header
 from notifier.tailer import Q
 from notifier.topic import topic_body
+from sitemaps import urls
+from sitemaps.names import is_collection_name
 
 router = APIRouter(tags=["notifications"])
 

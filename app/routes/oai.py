@@ -9,11 +9,11 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app import urls
 from app.oai import render, repository
 from app.oai.arguments import OAIError, parse
 from app.oai.secret import load_secret
 from app.oai.verbs import Context, dispatch
+from sitemaps import urls
 
 router = APIRouter(tags=["oai-pmh"])
 

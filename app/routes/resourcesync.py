@@ -19,17 +19,17 @@ from datetime import datetime
 import asyncpg
 from fastapi import APIRouter, Request, Response
 
-from app import capabilities, urls
-from app import documents_db as ddb
-from app.capabilities import CapEntry
-from app.documents_cache import SealedPages
-from app.documents_common import instance_id, not_found, require_collection, snapshot
-from app.documents_http import IMMUTABLE, document_response, etag_token, file_response
-from app.documents_sealer import sealer
+from app.read import capabilities
+from app.read import queries as ddb
+from app.read.capabilities import CapEntry
+from app.read.responses import IMMUTABLE, document_response, etag_token, file_response
+from app.read.sealed_pages import SealedPages
+from app.read.sealer import sealer
+from app.read.snapshot import instance_id, not_found, require_collection, snapshot
 from app.routes import discovery
 from app.settings import Settings
 from sitemaps import documents as docs
-from sitemaps import paging
+from sitemaps import paging, urls
 from sitemaps.paging import PartRef
 
 # the sealer runs inside the app's lifespan (FastAPI merges router lifespans on include)

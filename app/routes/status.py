@@ -14,15 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from app import urls
 from app.db.queries import load_queries
-from app.problems import HTTPProblem
-from app.status_chart import hourly_bars
+from app.http.problems import HTTPProblem
+from app.status.chart import hourly_bars
+from sitemaps import urls
 from sitemaps.format import w3c
 
 router = APIRouter(tags=["operations"])
-_Q = load_queries("app", "sql/status.sql")
-_HERE = Path(str(resources.files("app")))
+_Q = load_queries("app.status", "sql/status.sql")
+_HERE = Path(str(resources.files("app.status")))
 _ENV = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
 _STATIC = _HERE / "static"
 

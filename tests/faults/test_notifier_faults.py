@@ -23,11 +23,11 @@ import asyncpg
 import pytest
 from lxml import etree
 
-from app.changeset import Doc
 from app.db.connect import connect
-from app.writer import write_batch
-from notifier.recording_hub import Received, RecordingHub
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 from tests.conftest import PAGE_SIZE, ROOT, free_port
+from tests.support.recording_hub import Received, RecordingHub
 
 BASE = "http://127.0.0.1:8000"
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",

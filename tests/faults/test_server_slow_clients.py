@@ -1,7 +1,7 @@
 """Slow clients reading a 50,000-URL Resource List page one byte at a time.
 
 - other requests are still served promptly: writes, content, probes; further document requests
-  get their page or a prompt 429 with Retry-After (app/limits.py), never a hang;
+  get their page or a prompt 429 with Retry-After (app/http/limits.py), never a hang;
 - the server's memory stays bounded: pages stream, they are not buffered per client;
 - a client that stops reading altogether is dropped after HEADWATER_SEND_TIMEOUT and its slot
   (and database connection) is freed.
@@ -39,10 +39,10 @@ def big_page_db(pg_server: str) -> Iterator[str]:
     written once for the module through the one write path."""
     from datetime import timedelta
 
-    from app.changeset import Doc
     from app.db import migrate
     from app.db.connect import connect
-    from app.writer import write_batch
+    from app.write.changeset import Doc
+    from app.write.writer import write_batch
 
     name = f"hw_slow_{uuid.uuid4().hex[:10]}"
     parts = urlsplit(pg_server)

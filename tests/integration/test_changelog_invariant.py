@@ -7,9 +7,9 @@ import asyncio
 import random
 from datetime import timedelta
 
-from app.changeset import Doc
 from app.db.connect import connect
-from app.writer import write_batch
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 
 WRITERS = 8
 BATCHES = 25
@@ -89,7 +89,7 @@ async def test_per_collection_sequences_are_dense(database_url):
 
 
 async def test_quiet_pages_seal_by_age(database_url):
-    from app.writer import seal_stale_pages
+    from app.write.writer import seal_stale_pages
 
     conn = await connect(database_url)
     try:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app.dumps.builder import Builder
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
 from tests.conftest import PAGE_SIZE
 from tests.integration.test_dumps_support import NS, check_package, entries, local_record, validate
 

@@ -12,7 +12,7 @@ import pytest
 from resync import ChangeDump, ResourceDump, ResourceDumpManifest
 
 from app.dumps.builder import Builder
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
 from tests.conftest import PAGE_SIZE
 from tests.integration.test_dumps_support import BASE, local_record
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import orjson
 
-from app.loader.results import Limits, interpret
-from app.loader.run import checkpoint_path, load_files
+from app.write.loader.results import Limits, interpret
+from app.write.loader.run import checkpoint_path, load_files
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "tests" / "data" / "sample-ingest.jsonl"

@@ -11,10 +11,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from app.changeset import Doc
-from app.writer import write_batch
-from notifier.recording_hub import RecordingHub
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 from tests.conftest import PAGE_SIZE, ROOT, free_port
+from tests.support.recording_hub import RecordingHub
 
 EXE = str(Path(sys.executable).with_name("headwater"))
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from app.changeset import Doc
-from app.writer import write_batch
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 from notifier.hub import HubClient
 from notifier.tailer import HubWorker, Tuning
 from tests.conftest import PAGE_SIZE

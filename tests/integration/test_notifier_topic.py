@@ -10,9 +10,9 @@ import httpx
 import pytest
 from lxml import etree
 
-from app.changeset import Doc
 from app.settings import load_settings
-from app.writer import write_batch
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 from tests.conftest import PAGE_SIZE, TOKEN
 
 BASE = "http://127.0.0.1:8000"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.changeset import Doc
-from app.writer import write_batch
+from app.write.changeset import Doc
+from app.write.writer import write_batch
 from sitemaps.entries import ChangeRow, ResourceRow, change_url, resource_url
 from tests.conftest import PAGE_SIZE
 

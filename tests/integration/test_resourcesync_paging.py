@@ -13,7 +13,7 @@ from lxml import etree
 from resync import ChangeListArchive, ResourceList
 from resync.sitemap import Sitemap
 
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
 from sitemaps import paging
 from tests.conftest import PAGE_SIZE
 from tests.integration.test_resourcesync_support import (

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import httpx
 
-from app.documents_sealer import interval_for
 from app.main import create_app
+from app.read.sealer import interval_for
 from app.settings import load_settings
 from tests.conftest import PAGE_SIZE, TOKEN
 from tests.integration.test_resourcesync_support import NS, locs, records, top_md, validate

@@ -20,7 +20,7 @@ import pytest
 from lxml import etree
 from resync.sitemap import Sitemap
 
-from app.store import ContentStore
+from app.store.content import ContentStore
 from tests.conftest import TOKEN
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from notifier.recording_hub import RecordingHub
 from tests.conftest import TOKEN, free_port, shared_path
+from tests.support.recording_hub import RecordingHub
 
 pytestmark = pytest.mark.interop
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -81,7 +81,7 @@ async def test_every_configured_token_is_compared_without_short_circuit(
     `hmac.compare_digest` (constant time for equal lengths) once for *every* configured token,
     whether the first, the last or none matches — no early exit that would reveal which token
     matched or how many there are. It cannot prove timing on this noisy machine."""
-    from app import auth
+    from app.http import auth
     from app.main import create_app
 
     tokens = ["first-" + "a" * 30, "second-" + "b" * 30, "third-" + "c" * 30]

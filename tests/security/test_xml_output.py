@@ -13,8 +13,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from app import urls
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
+from sitemaps import urls
 from tests.conftest import PAGE_SIZE
 
 COLLECTION = "xml:special"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.changeset import Doc, Row, plan_batch
+from app.write.changeset import Doc, Row, plan_batch
 
 U = "https://example.org/a"
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.check import resync_status
+from app.cli.check import resync_status
 
 
 def test_first_status_line_is_read():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.conditional import http_date, not_modified
+from app.http.conditional import http_date, not_modified
 
 WHEN = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)
 

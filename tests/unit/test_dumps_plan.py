@@ -21,7 +21,7 @@ from app.dumps.plan import (
     resource_path,
 )
 from app.dumps.zipping import Member, zip_chunks
-from app.problems import HTTPProblem
+from app.http.problems import HTTPProblem
 from tests.conftest import shared_path
 
 PREFIX = "http://h/content/"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.names import BadPath, ancestors, content_path, is_collection_name
+from sitemaps.names import BadPath, ancestors, content_path, is_collection_name
 
 
 @pytest.mark.parametrize("name", ["a", "serials:harvest_2026_11", "vc:a", "x.y-z:1:2:3:4:5:6:7"])

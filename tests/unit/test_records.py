@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from app.records import InvalidBatch, bare_media_type, metadata_lists, parse_batch
+from app.write.records import InvalidBatch, bare_media_type, metadata_lists, parse_batch
 
 GOOD = {"uri": "https://example.org/a", "collection": "vc:a"}
 

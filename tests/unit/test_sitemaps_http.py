@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from app.documents_http import accepts_gzip, etag_token
+from app.read.responses import accepts_gzip, etag_token
 
 
 def _request(accept_encoding: str | None) -> Request:

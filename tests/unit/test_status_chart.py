@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.status_chart import hourly_bars
+from app.status.chart import hourly_bars
 
 
 def test_bars_cover_the_last_day_scaled_to_the_peak():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import time
 
-from app.store import ContentStore
+from app.store.content import ContentStore
 
 
 def test_prepare_removes_only_stale_leftovers(tmp_path):

@@ -97,7 +97,7 @@ def serve(
     """
     import uvicorn
 
-    from app.auth import ensure_token_file
+    from app.http.auth import ensure_token_file
 
     if host:
         os.environ["HEADWATER_HOST"] = host
@@ -126,7 +126,7 @@ def serve(
         "app.main:create_app", factory=True, host=settings.host, port=settings.port,
         workers=count, log_level=settings.log_level.lower(),
         proxy_headers=True, timeout_graceful_shutdown=10,
-        # connection-level limits (app/limits.py does request-level back-pressure with 429)
+        # connection-level limits (app/http/limits.py does request-level back-pressure with 429)
         timeout_keep_alive=settings.timeout_keep_alive,
         h11_max_incomplete_event_size=settings.max_header_size,
         limit_concurrency=settings.limit_concurrency or None, backlog=settings.backlog,
@@ -153,9 +153,9 @@ def ingest(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from app.db.connect import connect
-    from app.loader.results import Limits
-    from app.loader.run import load_files
-    from app.names import is_collection_name
+    from app.write.loader.results import Limits
+    from app.write.loader.run import load_files
+    from sitemaps.names import is_collection_name
 
     if not is_collection_name(collection):
         typer.secho(f"invalid collection name {collection!r}", fg="red", err=True)
@@ -217,7 +217,7 @@ def check(
     from rich.console import Console
     from rich.table import Table
 
-    from app.check import run_checks
+    from app.cli.check import run_checks
 
     base = base_url or _settings().base_url
     console = Console(stderr=True)

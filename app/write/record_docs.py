@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.changeset import Doc
-from app.records import Record, bare_media_type, metadata_lists
-from app.store import ContentStore
+from app.store.content import ContentStore
+from app.write.changeset import Doc
+from app.write.records import Record, bare_media_type, metadata_lists
 
 __all__ = ["doc_from_record"]
 

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from app.changeset import Doc, Plan, Row, plan_batch
 from app.db.queries import load_queries
-from app.names import ancestors
-from app.observability import INGESTED
+from app.http.observability import INGESTED
+from app.write.changeset import Doc, Plan, Row, plan_batch
+from sitemaps.names import ancestors
 
 __all__ = ["APPEND_LOCK", "WriteResult", "write_batch", "seal_stale_pages"]
 
 APPEND_LOCK = 0x4857_4C4F_47  # "HWLOG": the log's append lock
-_Q = load_queries("app", "sql/writer.sql")
+_Q = load_queries("app.write", "sql/writer.sql")
 _TICK = timedelta(microseconds=1)
 
 

@@ -36,7 +36,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.problems import problem_response
+from app.http.problems import problem_response
 from app.settings import Settings
 
 __all__ = ["BackPressure", "ClientTooSlow", "RequestGuard", "classify", "install_limits",

@@ -9,7 +9,7 @@ import asyncpg
 from fastapi import Depends, Request
 
 from app.settings import Settings
-from app.store import ContentStore
+from app.store.content import ContentStore
 
 __all__ = ["Conn", "Config", "Store", "get_conn"]
 

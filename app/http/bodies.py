@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from app.problems import HTTPProblem
+from app.http.problems import HTTPProblem
 
 __all__ = ["read_limited", "stream_limited"]
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.problems import HTTPProblem
+from app.http.problems import HTTPProblem
 
 __all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens"]
 

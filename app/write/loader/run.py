@@ -23,12 +23,12 @@ import asyncpg
 import orjson
 from pydantic import ValidationError
 
-from app.changeset import Doc
-from app.loader.results import Limits, interpret
-from app.record_docs import doc_from_record
-from app.records import Record
-from app.store import ContentStore
-from app.writer import write_batch
+from app.store.content import ContentStore
+from app.write.changeset import Doc
+from app.write.loader.results import Limits, interpret
+from app.write.record_docs import doc_from_record
+from app.write.records import Record
+from app.write.writer import write_batch
 
 __all__ = ["LoadSummary", "load_files", "checkpoint_path"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from app import documents_db as ddb
-from app.problems import HTTPProblem
+from app.http.problems import HTTPProblem
+from app.read import queries as ddb
 
 __all__ = ["instance_id", "snapshot", "require_collection", "not_found"]
 

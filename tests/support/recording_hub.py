@@ -1,5 +1,5 @@
 """A minimal hub that records what it receives: for tests, the benchmark, and for trying the
-notifier by hand (`python -m notifier.recording_hub 8099` prints each request).
+notifier by hand (`python -m tests.support.recording_hub 8099` prints each request).
 
 A plain asyncio HTTP/1.1 server in its own thread: it reads exactly `Content-Length` bytes (no
 chunked bodies accepted, as CONTRACT §5 promises hubs), answers `status` (204 by default) and
@@ -123,7 +123,7 @@ class RecordingHub:
 
 
 def _serve(argv: list[str]) -> None:
-    """`python -m notifier.recording_hub PORT [LOG [stamps]]`: answer 204 to everything; with
+    """`python -m tests.support.recording_hub PORT [LOG [stamps]]`: answer 204 to everything; with
     LOG, write one line per request when it stops (SIGTERM/SIGINT): arrival time, the topic,
     body bytes and, with `stamps`, every `datetime="…"` in the body (for latency)."""
     import re

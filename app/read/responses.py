@@ -4,7 +4,7 @@ Every document answers GET and HEAD with `application/xml`, a strong ETag comput
 determines its bytes (never by hashing a large body), Last-Modified, and 304 when the client is
 current. Identity and gzip are two representations with their own ETags (`Vary:
 Accept-Encoding`). Open documents are compressed as they stream, at a low level; sealed pages are
-served from files compressed once (`app.documents_cache`).
+served from files compressed once (`app.read.sealed_pages`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
-from app.conditional import http_date, not_modified, strong_etag
+from app.http.conditional import http_date, not_modified, strong_etag
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
            "NO_CACHE", "IMMUTABLE"]

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from app.store import fsync_dir
+from app.store.content import fsync_dir
 
 __all__ = ["SealedPages"]
 

@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from app.names import COLLECTION_PATTERN
+from sitemaps.names import COLLECTION_PATTERN
 
 __all__ = ["FieldError", "InvalidBatch", "Record", "parse_batch", "bare_media_type",
            "metadata_lists"]

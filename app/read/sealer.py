@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
 
 __all__ = ["sealer", "interval_for"]
 

@@ -24,7 +24,7 @@ __all__ = ["Q", "CHUNK", "PLAN_SETTINGS", "Snapshot", "open_snapshot", "Collecti
            "part_stats", "resource_chunks", "plain_chunks", "change_chunks", "page_bounds",
            "set_head"]
 
-Q = load_queries("app", "sql/sitemaps.sql")
+Q = load_queries("app.read", "sql/documents.sql")
 CHUNK = 5_000
 
 # Every range read here is a keyset range of a btree (resources (collection_id, ord),

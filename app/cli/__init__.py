@@ -1,0 +1,5 @@
+"""The `headwater` command line."""
+
+from app.cli.commands import cli, main
+
+__all__ = ["cli", "main"]
