@@ -32,7 +32,7 @@ ENV HEADWATER_HOST=0.0.0.0 \
     HEADWATER_WORKERS=4 \
     HEADWATER_DATA_DIR=/home/headwater/data
 EXPOSE 8000
-# /readyz: 200 once the database is reachable and migrated (CONTRACT §0), on the configured port
+# /readyz: 200 once the database is reachable and migrated (docs/rules.md §10), on the configured port
 # and under the base URL's path prefix.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.parse as p, urllib.request as r; prefix = p.urlsplit(os.environ.get('HEADWATER_BASE_URL', '')).path.rstrip('/'); url = 'http://127.0.0.1:%s%s/readyz' % (os.environ.get('HEADWATER_PORT', '8000'), prefix); sys.exit(0 if r.urlopen(url, timeout=4).status == 200 else 1)"]

@@ -1,28 +1,41 @@
-"""The application factory: settings in, a FastAPI app out; nothing connects at import."""
+"""The application factory: settings in, a FastAPI app out; nothing connects at import.
+
+The lifespan finds and migrates the database, opens the pool, and starts the background tasks
+under one supervisor (`app.tasks`): the Change List sealer, the dump scheduler and, with hubs
+configured and HEADWATER_NOTIFIER=inprocess, the notifier.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.db import migrate
+import notifier
 from app.db.connect import connect, create_pool
-from app.db.embedded import start_embedded
-from app.dumps.schedule import dump_scheduler
+from app.db.database import open_database
+from app.dumps import documents as dump_documents
+from app.dumps.schedule import DumpScheduler
 from app.http.auth import known_tokens
 from app.http.limits import install_limits
 from app.http.observability import ObservabilityMiddleware
 from app.http.problems import install_handlers
 from app.http.security_headers import HtmlSecurityHeaders
 from app.logs import configure_logging
+from app.read import capability_lists
+from app.read.capabilities import Provider
+from app.read.reader import Reader
+from app.read.sealed_pages import SealedPages
+from app.read.sealer import run_sealer
 from app.routes import (
     content,
+    discovery,
     dumps,
     health,
     ingest,
@@ -34,46 +47,77 @@ from app.routes import (
 )
 from app.settings import Settings, load_settings
 from app.store.content import ContentStore
-from notifier.service import lifespan_hook as notifier_hook
+from app.tasks import Supervisor
 
-__all__ = ["create_app", "LIFESPAN_HOOKS", "ROUTERS"]
+__all__ = ["create_app", "ROUTERS", "CAPABILITIES"]
 
 log = logging.getLogger(__name__)
 
 ROUTERS = [
-    health.router, ingest.router, content.router, resourcesync.router, notifications.router,
-    dumps.router, oai.router, metrics.router, status.router,
+    health.router, ingest.router, content.router, discovery.router, resourcesync.router,
+    notifications.router, dumps.router, oai.router, metrics.router, status.router,
 ]
 
-# Background work that runs while the app serves: each hook is called with the app inside the
-# lifespan and returns an async context manager (the notifier, the dump scheduler).
-LIFESPAN_HOOKS: list[Callable[[FastAPI], Any]] = [notifier_hook, dump_scheduler]
+# What a Capability List offers, in the order it lists them.
+CAPABILITIES: list[Provider] = [
+    capability_lists.resource_list_entries,
+    capability_lists.change_list_entries,
+    capability_lists.archive_entries,
+    dump_documents.capability_entries,
+    capability_lists.notification_entries,
+]
 
 
-async def _database_url(settings: Settings) -> str:
-    if settings.database_url:
-        return settings.database_url
-    return start_embedded(settings.data_dir, stop_at_exit=False)
+def _notifier_state(app: FastAPI, settings: Settings) -> Any:
+    config = settings.notifier_config()
+
+    async def state() -> dict[str, Any]:
+        try:
+            async with app.state.pool.acquire(timeout=5) as conn:
+                return await notifier.read_state(conn, config, settings.notifier)
+        except Exception as exc:  # the database being down is /readyz's business, not ours
+            return {"status": "unknown", "error": type(exc).__name__}
+
+    return state
+
+
+def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
+    pool, store = app.state.pool, app.state.store
+    tasks = Supervisor()
+    tasks.add("sealer", lambda: run_sealer(pool, settings))
+    scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store)
+    tasks.add("dumps", scheduler.run)
+    config = settings.notifier_config()
+    if not config.enabled:
+        log.info("notifier off: no HEADWATER_HUB_URL")
+    elif settings.notifier != "inprocess":
+        log.info("notifier external: run `headwater notifier` beside the web process")
+    else:
+        # several workers: each runs one, and the hub's advisory lock makes one active
+        stop = asyncio.Event()
+        runner = notifier.Notifier(config, lambda: connect(dsn))
+        tasks.add("notifier", lambda: runner.run(stop), stop=stop.set)
+        log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+    return tasks
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    dsn = await _database_url(settings)
+    dsn = await open_database(settings)
     app.state.dsn = dsn
-    conn = await connect(dsn)
-    try:
-        await migrate.upgrade(conn, page_size=settings.page_size)
-    finally:
-        await conn.close()
     app.state.pool = await create_pool(dsn)
     app.state.store.prepare()
+    app.state.reader = Reader(app.state.pool, settings,
+                              SealedPages(settings.data_dir / "cache" / "changelist"),
+                              CAPABILITIES)
+    app.state.notifier_state = _notifier_state(app, settings)
+    tasks = app.state.tasks = _supervise(app, settings, dsn)
+    await tasks.start()
     try:
-        async with AsyncExitStack() as stack:
-            for hook in LIFESPAN_HOOKS:
-                await stack.enter_async_context(hook(app))
-            yield
+        yield
     finally:
+        await tasks.stop()
         await app.state.pool.close()
 
 

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from notifier.config import NotifierConfig, Tuning
+
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -165,6 +167,14 @@ class Settings(BaseSettings):
     @property
     def content_dir(self) -> Path:
         return self.data_dir / "content"
+
+    def notifier_config(self) -> NotifierConfig:
+        """What the notifier is told (it reads no settings of its own)."""
+        return NotifierConfig(
+            base_url=self.base_url, hubs=tuple(self.hub_url), mode=self.hub_mode,
+            page_size=self.page_size, topic_window=self.topic_window,
+            tuning=Tuning(batch=self.notify_batch, window=self.notify_window.total_seconds(),
+                          poll=self.notify_poll.total_seconds()))
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -7,7 +7,7 @@ mostly is) straight into a content store and records them as local resources of 
 then, in each round and side by side:
   - `cp -r` of the store folder (the floor: read + write, no ZIP; in-kernel copy_file_range),
   - `cp -r` then `sync -f` (the same made durable: the builder fsyncs every package),
-  - `zip -0 -q -r` of the store folder (Debian `zip`, the baseline CONTRACT §9 names),
+  - `zip -0 -q -r` of the store folder (Debian `zip`, the baseline docs/rules.md §11 names),
   - `headwater dumps build --collection bench --force` (the command an operator runs: manifest
     pass with md5 + CRC-32, stored ZIP64 packages of 100 MB, fsync and rename of each).
 Every tool reads a page-cache-warm store. MB/s = content bytes / wall time. CPU = user + system

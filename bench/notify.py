@@ -1,7 +1,7 @@
 """Notifier benchmark: commit-to-hub latency at a steady rate, and the drain rate of a
 pre-committed backlog, each beside a bare baseline measured in the same run.
 
-  latency   the notifier (`python -m notifier`, its own process, default batch/window) while
+  latency   the notifier (`python -m app.cli notifier`, its own process, default batch/window) while
             this process commits RATE changes/s in small transactions for SECONDS; latency
             of a change = arrival at the hub of the first notification holding it − its
             datetime in the log (assigned just before commit). p50/p99/max.
@@ -79,7 +79,7 @@ def start_notifier(url: str, hub: str, log: Path, **extra: str) -> subprocess.Po
     env.update({"DATABASE_URL": url, "HEADWATER_HUB_URL": hub, "HEADWATER_BASE_URL": BASE,
                 "HEADWATER_PAGE_SIZE": str(PAGE_SIZE), "HEADWATER_LOG_LEVEL": "WARNING",
                 "HEADWATER_DATA_DIR": str(log.parent), **extra})
-    return subprocess.Popen([sys.executable, "-m", "notifier"], env=env, cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "notifier"], env=env, cwd=ROOT,
                             stdout=open(log, "ab"), stderr=subprocess.STDOUT)
 
 

@@ -60,7 +60,7 @@ class HubClient:
         return classify(response)
 
     async def _push(self, topic: str, body: bytes) -> httpx.Response:
-        # bytes content: httpx sends Content-Length, never a chunked body (CONTRACT §5)
+        # bytes content: httpx sends Content-Length, never a chunked body (docs/rules.md §6)
         headers = {"Content-Type": "application/xml", "Link": link_header(topic, [self.hub])}
         return await self.client.post(self.hub, content=body, headers=headers)
 

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager, suppress
 
 import asyncpg
 
-from app.db.connect import connect
+from notifier.config import Connect
 
 __all__ = ["CHANNEL", "Lease", "hub_lock_key", "lead"]
 
@@ -52,12 +52,12 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 
 @asynccontextmanager
-async def lead(dsn: str, hub: str, stop: asyncio.Event, *,
+async def lead(connect: Connect, hub: str, stop: asyncio.Event, *,
                retry_every: float = 1.0) -> AsyncIterator[Lease | None]:
     """Connect, then wait until this process holds the hub's lock (or `stop` is set: yields
     None). Connection errors propagate; the caller reconnects with backoff."""
     key = hub_lock_key(hub)
-    conn = await connect(dsn)
+    conn = await connect()
     lease = Lease(conn)
     try:
         conn.add_termination_listener(lease._on_terminate)

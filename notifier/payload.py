@@ -13,6 +13,9 @@ from sitemaps.entries import ChangeRow, change_url
 from sitemaps.format import URLSET_CLOSE, urlset_open
 from sitemaps.names import ancestors
 
+# a field named `datetime` (the spec's attribute) needs another name for its type
+Timestamp = datetime
+
 __all__ = ["Change", "group_by_channel", "change_entry", "notification", "link_header",
            "first_from"]
 
@@ -27,8 +30,8 @@ class Change:
     collection: str  # the leaf collection
     uri: str
     change: str
-    datetime: datetime
-    lastmod: datetime | None = None
+    datetime: Timestamp
+    lastmod: Timestamp | None = None
     md5: str | None = None
     sha1: str | None = None
     sha256: str | None = None

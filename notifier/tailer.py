@@ -14,33 +14,21 @@ import logging
 import random
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from app.db.queries import load_queries
 from notifier.backoff import next_delay, retry_delay
+from notifier.config import Connect, Tuning
 from notifier.hub import HubClient, Outcome
 from notifier.leader import Lease, lead
 from notifier.payload import Change, first_from, group_by_channel, notification
+from notifier.queries import Q
 from sitemaps import urls
 
-__all__ = ["Tuning", "HubWorker", "wait_any"]
+__all__ = ["HubWorker", "wait_any"]
 
 log = logging.getLogger("notifier")
-Q = load_queries("notifier", "sql/notifier.sql")
-
-
-@dataclass(frozen=True)
-class Tuning:
-    batch: int = 1_000  # changes per batch (HEADWATER_NOTIFY_BATCH)
-    window: float = 0.05  # seconds a partial batch may wait to fill (HEADWATER_NOTIFY_WINDOW)
-    poll: float = 5.0  # seconds between reads when no NOTIFY arrives (HEADWATER_NOTIFY_POLL)
-    retry_base: float = 0.25  # first retry after 0.125–0.25 s …
-    retry_cap: float = 30.0  # … doubling up to 15–30 s
-    reconnect_cap: float = 5.0  # database reconnects back off up to this
-    lock_retry: float = 1.0  # a standby process tries the hub's lock this often
 
 
 class _Interrupted(Exception):
@@ -62,10 +50,10 @@ async def wait_any(events: Iterable[asyncio.Event], timeout: float) -> None:
 class HubWorker:
     """Delivers every change to one hub; any number may run, one per hub is active."""
 
-    def __init__(self, *, dsn: str, hub: str, client: HubClient, base_url: str,
+    def __init__(self, *, connect: Connect, hub: str, client: HubClient, base_url: str,
                  stop: asyncio.Event, tuning: Tuning = Tuning(),
                  rand: Callable[[], float] = random.random):
-        self.dsn, self.hub, self.client, self.base = dsn, hub, client, base_url
+        self.connect, self.hub, self.client, self.base = connect, hub, client, base_url
         self.stop, self.tuning, self.rand = stop, tuning, rand
         self.websub = client.mode == "websub"
         self.active = False  # this process holds the hub's lock
@@ -76,7 +64,7 @@ class HubWorker:
         failures = 0
         while not self.stop.is_set():
             try:
-                async with lead(self.dsn, self.hub, self.stop,
+                async with lead(self.connect, self.hub, self.stop,
                                 retry_every=self.tuning.lock_retry) as lease:
                     if lease is None:
                         return

@@ -1,4 +1,4 @@
-"""What a channel's topic URI serves in `websub` mode (CONTRACT §5): the changes the hubs have
+"""What a channel's topic URI serves in `websub` mode (docs/rules.md §6): the changes the hubs have
 not yet acknowledged, oldest first, at most a page, preceded by up to `window` recently
 acknowledged ones for a hub that fetches late. Subscribers dedupe by URI and datetime.
 """
@@ -10,11 +10,12 @@ from datetime import datetime
 
 import asyncpg
 
+from notifier.config import NotifierConfig
 from notifier.payload import Change, first_from, notification
-from notifier.tailer import Q
+from notifier.queries import Q
 from sitemaps import urls
 
-__all__ = ["first_seq_after", "topic_body"]
+__all__ = ["first_seq_after", "topic_body", "topic_document", "collection_exists"]
 
 Probe = Callable[[int], Awaitable[tuple[int, int] | None]]
 
@@ -73,3 +74,21 @@ async def topic_body(conn: asyncpg.Connection, *, base: str, name: str, set_id: 
     until = entries[-1].datetime if entries else from_
     return notification(up=urls.capability_list(base, name), from_=from_, until=until,
                         entries=entries)
+
+
+async def topic_document(conn: asyncpg.Connection, config: NotifierConfig,
+                         collection: str) -> bytes | None:
+    """What a hub fetching `collection`'s topic gets in websub mode, or None when there is no
+    such collection: the changes not yet acknowledged by every hub, after the window."""
+    row = await conn.fetchrow(Q["collection"], collection)
+    if row is None:
+        return None
+    acked = await conn.fetchval(Q["min_cursor"], list(config.hubs))
+    return await topic_body(
+        conn, base=config.base_url, name=collection, set_id=row["id"],
+        created_at=row["created_at"], end=row["change_seq"], acked=acked,
+        window=min(config.topic_window, config.page_size), limit=config.page_size)
+
+
+async def collection_exists(conn: asyncpg.Connection, collection: str) -> bool:
+    return await conn.fetchrow(Q["collection"], collection) is not None

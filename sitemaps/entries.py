@@ -14,6 +14,9 @@ from typing import Any
 
 from sitemaps.format import esc, hash_value, url_entry, w3c
 
+# a field named `datetime` (the spec's attribute) needs another name for its type
+Timestamp = datetime
+
 __all__ = ["ResourceRow", "ChangeRow", "resource_url", "change_url", "plain_url"]
 
 _LINK_ATTRS = ("rel", "href", "type")
@@ -22,7 +25,7 @@ _LINK_ATTRS = ("rel", "href", "type")
 @dataclass(frozen=True)
 class ResourceRow:
     uri: str
-    lastmod: datetime | None = None
+    lastmod: Timestamp | None = None
     md5: str | None = None
     sha1: str | None = None
     sha256: str | None = None
@@ -35,8 +38,8 @@ class ResourceRow:
 class ChangeRow:
     uri: str
     change: str
-    datetime: datetime
-    lastmod: datetime | None = None
+    datetime: Timestamp
+    lastmod: Timestamp | None = None
     md5: str | None = None
     sha1: str | None = None
     sha256: str | None = None

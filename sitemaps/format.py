@@ -1,13 +1,13 @@
 """The exact text of ResourceSync documents: namespaces, date-times, hashes, escaping, entries.
 
 Pure string building, no I/O: every document in `sitemaps/` (and the notifier's payloads) is
-assembled from these pieces so one format holds everywhere (CONTRACT, research §1):
+assembled from these pieces so one format holds everywhere (docs/rules.md §5):
 UTC with `Z` and microseconds on every date-time, lowercase hex with `md5:`/`sha-1:`/`sha-256:`
 tokens, every URI and attribute XML-escaped.
 
 Written by hand rather than with lxml's serializer because a 50,000-entry page is built per
 request: joining pre-escaped strings is several times faster than building elements
-(DESIGN "Figures"), and the grammar here is small and fixed.
+(docs/benchmarks.md), and the grammar here is small and fixed.
 """
 
 from __future__ import annotations

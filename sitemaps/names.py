@@ -1,4 +1,4 @@
-"""Collection names and content paths (CONTRACT §1 and §3). Pure functions, no I/O."""
+"""Collection names and content paths (docs/rules.md §2 and §4). Pure functions, no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every published URL, built in one place so documents, routes and tests agree (CONTRACT)."""
+"""Every published URL, built in one place so documents, routes and tests agree
+(docs/rules.md §4)."""
 
 from __future__ import annotations
 

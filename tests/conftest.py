@@ -26,7 +26,6 @@ from app.db.connect import connect
 from app.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 TOKEN = "test-token-" + "x" * 20
 PAGE_SIZE = 1000  # small, so paging is exercised by modest data
 
@@ -221,12 +220,9 @@ def live_server(live_server_factory: object) -> LiveServer:
     return live_server_factory()  # type: ignore[operator]
 
 
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or skip loudly when the folder is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: ../shared must sit beside the checkout")
-    return path
+def schema_path(name: str) -> Path:
+    """One of the published XML schemas vendored under tests/schemas (see its README)."""
+    return ROOT / "tests" / "schemas" / name
 
 
 def require_binary(name: str, package: str) -> str:

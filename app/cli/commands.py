@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import signal
@@ -30,11 +31,9 @@ def _settings() -> Settings:
 
 def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
     """DATABASE_URL, else the embedded cluster in the data folder (started if needed)."""
-    if settings.database_url:
-        return settings.database_url
-    from app.db.embedded import start_embedded
+    from app.db.database import database_url
 
-    url = start_embedded(settings.data_dir, stop_at_exit=stop_at_exit)
+    url = database_url(settings, stop_at_exit=stop_at_exit)
     os.environ["DATABASE_URL"] = url  # worker processes inherit it
     return url
 
@@ -42,26 +41,16 @@ def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
 def _migrated_database(settings: Settings, *, stop_at_exit: bool = True) -> str:
     """The database URL with every migration applied, so each command works on a fresh data
     folder; a page size other than the stored one stops the command (exit 2)."""
+    from app.db.database import migrate_database
     from app.db.migrate import PageSizeMismatch
 
     dsn = _database_url(settings, stop_at_exit=stop_at_exit)
     try:
-        asyncio.run(_upgrade(dsn, settings.page_size))
+        asyncio.run(migrate_database(dsn, page_size=settings.page_size))
     except PageSizeMismatch as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from None
     return dsn
-
-
-async def _upgrade(dsn: str, page_size: int) -> list[str]:
-    from app.db import migrate
-    from app.db.connect import connect
-
-    conn = await connect(dsn)
-    try:
-        return [f"{m.version}_{m.name}" for m in await migrate.upgrade(conn, page_size=page_size)]
-    finally:
-        await conn.close()
 
 
 @db_cli.command("upgrade")
@@ -70,15 +59,18 @@ def db_upgrade() -> None:
 
     Example: DATABASE_URL=postgresql://localhost/headwater headwater db upgrade
     """
+    from app.db.database import migrate_database
     from app.db.migrate import PageSizeMismatch
 
     settings = _settings()
     try:
-        applied = asyncio.run(_upgrade(_database_url(settings), settings.page_size))
+        applied = asyncio.run(migrate_database(_database_url(settings),
+                                               page_size=settings.page_size))
     except PageSizeMismatch as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from None
-    typer.echo("applied: " + ", ".join(applied) if applied else "database is current")
+    names = [f"{m.version}_{m.name}" for m in applied]
+    typer.echo("applied: " + ", ".join(names) if names else "database is current")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -168,7 +160,7 @@ def ingest(
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rate]}"),
                TimeElapsedColumn())
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run():
         conn = await connect(dsn)
         try:
             with Progress(*columns, console=console, transient=False) as bar:
@@ -219,6 +211,11 @@ def check(
 
     from app.cli.check import run_checks
 
+    if importlib.util.find_spec("resync") is None or importlib.util.find_spec("sickle") is None:
+        typer.secho("headwater check runs the resync client and sickle: "
+                    "pip install 'headwater[check]'", fg="red", err=True)
+        raise typer.Exit(2)
+
     base = base_url or _settings().base_url
     console = Console(stderr=True)
     with console.status("checking") as status:
@@ -243,13 +240,32 @@ def notifier() -> None:
     Example: HEADWATER_HUB_URL=https://hub.example.org/ headwater notifier
     """
     from app.logs import configure_logging
-    from notifier.service import run_standalone
 
     settings = _settings()
     configure_logging(settings.log_level)
+    if not settings.hub_url:
+        typer.secho("notifier off: no HEADWATER_HUB_URL", err=True)
+        raise typer.Exit(0)
     # with no DATABASE_URL, share the web process's embedded cluster and leave it running
     dsn = _migrated_database(settings, stop_at_exit=False)
-    raise typer.Exit(asyncio.run(run_standalone(settings, dsn)))
+    asyncio.run(_notify_until_signalled(settings, dsn))
+
+
+async def _notify_until_signalled(settings: Settings, dsn: str) -> None:
+    import logging
+
+    from app.db.connect import connect
+    from notifier import Notifier
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    config = settings.notifier_config()
+    log = logging.getLogger("notifier")
+    log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+    await Notifier(config, lambda: connect(dsn)).run(stop)
+    log.info("notifier stopped")
 
 
 dumps_cli = typer.Typer(help="Resource Dumps and Change Dumps.", no_args_is_help=True)

@@ -11,10 +11,11 @@ from importlib import resources
 
 import asyncpg
 
+from app.db.locks import MIGRATIONS_LOCK
+
 __all__ = ["Migration", "PageSizeMismatch", "available", "pending", "upgrade"]
 
 log = logging.getLogger(__name__)
-_LOCK_KEY = 0x4857_4D49_4752  # "HWMIGR"
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ async def pending(conn: asyncpg.Connection) -> list[Migration]:
 
 async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration]:
     """Apply what is pending; store the page size on first run and refuse another one later."""
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATIONS_LOCK)
     try:
         done = await _applied(conn)
         if await conn.fetchval("SELECT to_regclass('meta') IS NOT NULL"):
@@ -81,7 +82,7 @@ async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration
         await check_page_size(conn, page_size)
         return applied
     finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATIONS_LOCK)
 
 
 async def _store_page_size(conn: asyncpg.Connection, page_size: int) -> None:

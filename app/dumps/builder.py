@@ -28,6 +28,7 @@ from typing import IO, Protocol
 
 import asyncpg
 
+from app.db.locks import DUMP_LOCK
 from app.db.queries import load_queries
 from app.dumps import manifest as mf
 from app.dumps.plan import (
@@ -37,20 +38,20 @@ from app.dumps.plan import (
     resource_package_name,
     resource_path,
 )
-from app.dumps.zipping import Measured, Member, fsync_dir, measure, write_atomically, zip_chunks
-from app.http.observability import DUMP_BUILD_SECONDS
+from app.dumps.zipping import Measured, Member, measure, write_atomically, zip_chunks
+from app.metrics import DUMP_BUILD_SECONDS
 from app.read.queries import page_bounds
 from app.settings import Settings
 from app.store.content import ContentStore
+from app.store.files import durable_rename
 from sitemaps import urls
 
-__all__ = ["DUMP_LOCK", "DumpError", "Progress", "BuildResult", "Builder", "dumps_root",
+__all__ = ["DumpError", "Progress", "BuildResult", "Builder", "dumps_root",
            "collection_folder"]
 
 log = logging.getLogger(__name__)
 Q = load_queries("app.dumps", "sql/dumps.sql")
 
-DUMP_LOCK = 0x4857_4450  # "HWDP": one builder per collection at a time
 KEEP_RESOURCE_DUMPS = 2  # the newest and the one before, for downloads still running
 ROWS = 1_000  # rows per keyset fetch
 MEASURE_BYTES = 16 * 1024 * 1024  # bytes measured per worker-thread hop
@@ -214,7 +215,7 @@ class Builder:
 
     async def _resource_dump(self, rw: asyncpg.Connection, name: str, cid: int, *,
                              force: bool) -> BuildResult:
-        from app.read.queries import open_snapshot
+        from app.read.snapshot import open_snapshot
 
         snap = await open_snapshot(self.pool)
         try:
@@ -265,7 +266,7 @@ class Builder:
 
     async def _change_dumps(self, rw: asyncpg.Connection, name: str, cid: int
                             ) -> list[BuildResult]:
-        from app.read.queries import open_snapshot
+        from app.read.snapshot import open_snapshot
 
         n = self.settings.page_size
         coll = await rw.fetchrow(Q["collection"], name)
@@ -286,7 +287,9 @@ class Builder:
                 with DUMP_BUILD_SECONDS.labels("changedump").time():
                     built = await self._pack(
                         cid, self._change_items(snap.conn, cid, page * n, (page + 1) * n),
-                        lambda f, u: mf.changedump_manifest_head(from_=f, until=u, up=up),
+                        # a sealed page always has both bounds
+                        lambda f, u: mf.changedump_manifest_head(
+                            from_=f, until=u, up=up),  # type: ignore[arg-type]
                         lambda part, p=page: change_package_name(p, part),  # type: ignore[misc]
                         from_=from_, until=until,
                     )
@@ -435,8 +438,7 @@ class Builder:
             result = write_atomically(zip_chunks(all_members()), folder / f"{name}.zip", tmp,
                                       self.progress.advance)
             # the contents copy the Resource Dump links to: the same bytes as in the ZIP
-            os.replace(manifest_tmp, folder / f"{name}.manifest.xml")
-            fsync_dir(folder)
+            durable_rename(manifest_tmp, folder / f"{name}.manifest.xml")
             return result
         finally:
             manifest_tmp.unlink(missing_ok=True)

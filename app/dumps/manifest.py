@@ -24,6 +24,9 @@ from sitemaps.format import (
     urlset_open,
 )
 
+# a field named `datetime` (the spec's attribute) needs another name for its type
+Timestamp = datetime
+
 __all__ = [
     "ZIP", "EXTERNAL_NOTE", "FileEntry", "ChangeEntry", "PackageEntry",
     "resourcedump_manifest_head", "changedump_manifest_head", "resource_manifest_entry",
@@ -44,7 +47,7 @@ class FileEntry:
     """One file of a Resource Dump package."""
 
     loc: str
-    lastmod: datetime | None
+    lastmod: Timestamp | None
     type: str | None
     path: str
     length: int
@@ -58,8 +61,8 @@ class ChangeEntry:
 
     loc: str
     change: str
-    datetime: datetime
-    lastmod: datetime | None = None
+    datetime: Timestamp
+    lastmod: Timestamp | None = None
     type: str | None = None
     path: str | None = None
     length: int | None = None
@@ -75,10 +78,10 @@ class PackageEntry:
     manifest: str
     length: int
     sha256: str
-    created: datetime
-    at: datetime | None = None
-    from_: datetime | None = None
-    until: datetime | None = None
+    created: Timestamp
+    at: Timestamp | None = None
+    from_: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 def _up(up: str, index: str | None = None) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 written, never built on disk.
 
 The request is bounded before a byte is sent: at most `MAX_FILES` entries and
-`dump_max_bytes` of content (CONTRACT §7), so the rows behind one response (at most 50,000)
+`dump_max_bytes` of content (docs/rules.md §8), so the rows behind one response (at most 50,000)
 are held in memory while the ZIP streams. Every file is measured first (length, CRC-32):
 `manifest.xml` goes first in the ZIP and must agree with the bytes that follow it.
 """
@@ -173,7 +173,7 @@ async def _window_rows(conn: asyncpg.Connection, cid: int, change_seq: int,
 async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
                   collection: str, req: UrisRequest | WindowRequest) -> Prepared:
     """Read the rows in one snapshot, measure the files, and lay out the ZIP's members."""
-    from app.read.queries import open_snapshot
+    from app.read.snapshot import open_snapshot
 
     prefix = urls.content_prefix(settings.base_url)
     up = urls.capability_list(settings.base_url, collection)

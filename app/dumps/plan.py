@@ -8,7 +8,7 @@ with others.
 
 Member paths: the manifest's `path` is the ZIP entry name with a leading `/`. Resources this
 server stores are published under `{base}/content/{collection}/{path}`, already percent-encoded
-once (CONTRACT §3), so `/resources/{collection}/{path}` is unique per URI and safe as a file
+once (docs/rules.md §4), so `/resources/{collection}/{path}` is unique per URI and safe as a file
 name. Any other URI (stored before a base URL change, say) gets `/other/{resource id}`. A Change
 Dump holds one file per change, so the same URI twice gets two paths:
 `/changes/{position}/{last segment}`.

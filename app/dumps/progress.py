@@ -19,12 +19,12 @@ class RichProgress:
 
     def start(self, description: str, total: int | None) -> None:
         if self.task is not None:
-            self.bar.update(self.task, visible=False)  # type: ignore[attr-defined]
+            self.bar.update(self.task, visible=False)
         self.task = self.bar.add_task(description, total=total)  # type: ignore[attr-defined]
 
     def advance(self, nbytes: int) -> None:
         if self.task is not None:
-            self.bar.advance(self.task, nbytes)  # type: ignore[attr-defined]
+            self.bar.advance(self.task, nbytes)
 
 
 async def _build(settings: Settings, dsn: str, collection: str | None, force: bool,

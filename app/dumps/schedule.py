@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+import asyncpg
 
 from app.db.queries import load_queries
 from app.dumps.builder import Builder, DumpError
+from app.settings import Settings
+from app.store.content import ContentStore
 
-__all__ = ["RESOURCE_DUMP_EVERY", "POLL", "DumpScheduler", "dump_scheduler"]
+__all__ = ["RESOURCE_DUMP_EVERY", "POLL", "DumpScheduler"]
 
 log = logging.getLogger(__name__)
 Q = load_queries("app.dumps", "sql/dumps.sql")
@@ -30,10 +30,10 @@ POLL = 60.0  # seconds between looks for newly sealed pages
 
 
 class DumpScheduler:
-    def __init__(self, app: FastAPI):
-        self.app = app
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, store: ContentStore):
+        self.pool, self.settings = pool, settings
         self.wanted: asyncio.Queue[str] = asyncio.Queue()
-        self.builder = Builder(app.state.pool, app.state.settings, app.state.store)
+        self.builder = Builder(pool, settings, store)
         # when this process last found a collection's Resource Dump current: an unchanged
         # collection is due again only a day later, not at every poll
         self.checked: dict[str, float] = {}
@@ -57,8 +57,8 @@ class DumpScheduler:
 
     async def _due(self) -> tuple[list[str], list[str]]:
         """Collections with sealed pages to pack, and collections due a Resource Dump."""
-        pool = self.app.state.pool
-        page_size = self.app.state.settings.page_size
+        pool = self.pool
+        page_size = self.settings.page_size
         every = RESOURCE_DUMP_EVERY.total_seconds()
         now = time.monotonic()
         async with pool.acquire() as conn:
@@ -91,15 +91,3 @@ class DumpScheduler:
                     await self._build(name, force=False)
             except Exception:
                 log.exception("dumps: scheduled pass failed")
-
-
-@asynccontextmanager
-async def dump_scheduler(app: FastAPI) -> AsyncIterator[None]:
-    scheduler = DumpScheduler(app)
-    app.state.dump_scheduler = scheduler
-    task = asyncio.create_task(scheduler.run(), name="dump-scheduler")
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

@@ -12,8 +12,6 @@ the folder, so a crash leaves either nothing or a whole file.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,10 +21,9 @@ from pathlib import Path
 
 from stream_zip import NO_COMPRESSION_64, stream_zip
 
-from app.store.content import fsync_dir
+from app.store.files import atomic_file
 
-__all__ = ["CHUNK", "Measured", "Member", "measure", "zip_chunks", "write_atomically",
-           "fsync_dir"]
+__all__ = ["CHUNK", "Measured", "Member", "measure", "zip_chunks", "write_atomically"]
 
 CHUNK = 1024 * 1024
 _ZIP_EPOCH = datetime(1980, 1, 2, tzinfo=UTC)  # DOS dates start in 1980
@@ -71,7 +68,7 @@ def _file_chunks(path: Path, length: int) -> Iterator[bytes]:
         raise OSError(f"{path} changed size while being packed ({length} → {seen})")
 
 
-def _members(members: Iterable[Member]) -> Iterator[tuple]:  # type: ignore[type-arg]
+def _members(members: Iterable[Member]) -> Iterator[tuple]:
     for m in members:
         when = max(m.modified or _ZIP_EPOCH, _ZIP_EPOCH)
         if isinstance(m.source, bytes):
@@ -83,34 +80,22 @@ def _members(members: Iterable[Member]) -> Iterator[tuple]:  # type: ignore[type
 
 def zip_chunks(members: Iterable[Member]) -> Iterator[bytes]:
     """The ZIP's bytes as they are produced."""
-    return stream_zip(_members(members), chunk_size=CHUNK)
+    yield from stream_zip(_members(members), chunk_size=CHUNK)
 
 
 
 def write_atomically(chunks: Iterable[bytes], final: Path, tmp_dir: Path,
                      progress: object = None) -> tuple[int, str]:
     """Write chunks to `final` via a temporary file; return (length, sha-256 hex)."""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
     digest, length = hashlib.sha256(), 0
     # hashing and writing both release the GIL: hash each chunk on a second thread while
     # this one writes it, so the package's sha-256 costs next to nothing on two cores
-    with ThreadPoolExecutor(1) as hasher:
-        try:
-            with open(tmp, "wb") as out:
-                for chunk in chunks:
-                    hashed = hasher.submit(digest.update, chunk)
-                    out.write(chunk)
-                    hashed.result()
-                    length += len(chunk)
-                    if progress is not None:
-                        progress(len(chunk))  # type: ignore[operator]
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, final)
-            fsync_dir(final.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+    with ThreadPoolExecutor(1) as hasher, atomic_file(final, tmp_dir) as out:
+        for chunk in chunks:
+            hashed = hasher.submit(digest.update, chunk)
+            out.write(chunk)
+            hashed.result()
+            length += len(chunk)
+            if progress is not None:
+                progress(len(chunk))  # type: ignore[operator]
     return length, digest.hexdigest()

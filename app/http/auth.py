@@ -1,4 +1,4 @@
-"""Bearer tokens for writes and admin actions. Reading is public (DESIGN invariant 7)."""
+"""Bearer tokens for writes and admin actions. Reading is public (docs/rules.md §1.7)."""
 
 from __future__ import annotations
 

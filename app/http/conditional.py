@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -21,13 +22,13 @@ def _etags(header: str) -> list[str]:
 
 
 def not_modified(
-    headers: dict[str, str] | object, etag: str | None, last_modified: datetime | None
+    headers: Mapping[str, str], etag: str | None, last_modified: datetime | None
 ) -> bool:
     """True when the request's If-None-Match / If-Modified-Since say the client is current.
 
     If-None-Match wins when present (weak comparison, as RFC 9110 asks for GET/HEAD).
     """
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     inm = get("if-none-match")
     if inm is not None:
         if etag is None:

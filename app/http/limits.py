@@ -8,7 +8,7 @@ Two budgets, both per worker process (each uvicorn worker has its own):
   (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
 
 A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
-problem (CONTRACT §0: back-pressure is 429; 503 is only for /readyz). A slot is held until the
+problem (docs/rules.md §10: back-pressure is 429; 503 is only for /readyz). A slot is held until the
 response's last byte is handed to the server, so a streamed page counts for as long as it streams.
 
 A client that stops reading holds its slot (and, for a streamed document, a database connection

@@ -8,54 +8,19 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import re
 import time
 import uuid
-from typing import Any
 
-from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = [
-    "ObservabilityMiddleware", "REQUESTS", "LATENCY", "LOG_POSITION", "NOTIFIER_LAG",
-    "DUMP_BUILD_SECONDS", "INGESTED", "request_id", "RequestIdFilter", "render_metrics",
-]
+from app.metrics import LATENCY, REQUESTS
+
+__all__ = ["ObservabilityMiddleware", "request_id", "RequestIdFilter"]
 
 log = logging.getLogger("headwater.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-REQUESTS = Counter("headwater_http_requests_total", "HTTP requests by route and status",
-                   ["method", "route", "status"])
-LATENCY = Histogram(
-    "headwater_http_request_duration_seconds", "Time to the last byte of the response, by route",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-INGESTED = Counter("headwater_ingest_documents_total", "Documents received by the write path",
-                   ["outcome"])
-LOG_POSITION = Gauge("headwater_change_log_position", "Newest position of the change log",
-                     multiprocess_mode="max")
-NOTIFIER_LAG = Gauge("headwater_notifier_lag_positions", "Changes not yet acknowledged, per hub",
-                     ["hub"], multiprocess_mode="max")
-NOTIFIER_LAG_SECONDS = Gauge("headwater_notifier_lag_seconds",
-                             "Age of the oldest unacknowledged change, per hub", ["hub"],
-                             multiprocess_mode="max")
-NOTIFIER_FAILURES = Gauge("headwater_notifier_consecutive_failures",
-                          "Consecutive failed deliveries, per hub", ["hub"],
-                          multiprocess_mode="max")
-DUMP_BUILD_SECONDS = Histogram("headwater_dump_build_seconds",
-                               "Time to build a dump (every package of one build)",
-                               ["kind"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600))
 
 
 class RequestIdFilter(logging.Filter):
@@ -108,12 +73,3 @@ class ObservabilityMiddleware:
                 "duration_ms": round(elapsed * 1000, 2),
             })
             request_id.reset(token)
-
-
-def render_metrics() -> bytes:
-    """The exposition text: across all workers when running in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry: Any = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(DEFAULT_REGISTRY)

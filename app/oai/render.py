@@ -1,7 +1,7 @@
 """OAI-PMH 2.0 responses as UTF-8 XML text: pure, rows in, strings out.
 
 Careful string building rather than a tree: a 500-record page is mostly escaping and dates, and
-joining pre-escaped pieces is several times faster than building elements (DESIGN "Figures").
+joining pre-escaped pieces is several times faster than building elements (docs/benchmarks.md).
 Every value passes `text()`/`attr()`, which escape markup and drop the characters XML 1.0
 forbids. Tests validate each kind of response against OAI-PMH.xsd (and oai_dc.xsd, the sitemaps
 and ResourceSync schemas for the containers).

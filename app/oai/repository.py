@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from app.db.locks import APPEND_LOCK
 from app.db.queries import load_queries
 from app.oai.render import Record
 from app.oai.sets import SetSpec, record_specs
-from app.write.writer import APPEND_LOCK
 
 __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "resolve_set",
            "page", "count", "sets_page", "sets_count", "identifier_of", "EPOCH", "to_micros",

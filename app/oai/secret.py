@@ -1,6 +1,6 @@
 """The key that signs resumption tokens: HEADWATER_SECRET_KEY, or a random key generated once into
 the data folder (mode 0600), so every worker sharing that folder continues any harvest and a
-restart keeps tokens valid (CONTRACT §6).
+restart keeps tokens valid (docs/rules.md §7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OAI-PMH set specs (CONTRACT §1): `collection:<name>`, `domain:<labels reversed>`,
+"""OAI-PMH set specs (docs/rules.md §2): `collection:<name>`, `domain:<labels reversed>`,
 `mime:<type>:<subtype>`. Pure; the SQL generated columns of migration 0004 compute the same
 `domain`/`mime` leaves, and a test holds the two to each other.
 """
@@ -61,7 +61,7 @@ def parse_spec(value: str) -> SetSpec | None:
         return None
     if not all(_SEGMENT.fullmatch(segment) for segment in path.split(":")):
         return None
-    return SetSpec(kind, path)  # type: ignore[arg-type]
+    return SetSpec(kind, path)
 
 
 def record_specs(collection: str, domain: str | None, mime: str | None) -> list[str]:

@@ -1,20 +1,20 @@
 """What a collection's Capability List offers, gathered from the parts that provide it.
 
-Each part (sitemaps, dumps, notifier) registers a provider; the Capability List route asks every
-provider, in registration order, for its entries. A provider lists a capability only once it
-holds at least one entry (CONTRACT §4).
+Each part (the lists, the dumps, the notification channel) has a provider; the app factory
+hands the providers to the `Reader` in the order the Capability List shows them. A provider
+lists a capability only once it holds at least one entry (docs/resourcesync.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 
 from app.settings import Settings
 
-__all__ = ["CapEntry", "Provider", "PROVIDERS", "register", "entries_for"]
+__all__ = ["CapEntry", "Provider", "entries_for"]
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,11 @@ class CapEntry:
 
 
 Provider = Callable[[asyncpg.Connection, Settings, str], Awaitable[list[CapEntry]]]
-PROVIDERS: list[Provider] = []
 
 
-def register(provider: Provider) -> Provider:
-    if provider not in PROVIDERS:
-        PROVIDERS.append(provider)
-    return provider
-
-
-async def entries_for(
-    conn: asyncpg.Connection, settings: Settings, collection: str
-) -> list[CapEntry]:
+async def entries_for(providers: Sequence[Provider], conn: asyncpg.Connection,
+                      settings: Settings, collection: str) -> list[CapEntry]:
     out: list[CapEntry] = []
-    for provider in PROVIDERS:
+    for provider in providers:
         out.extend(await provider(conn, settings, collection))
     return out

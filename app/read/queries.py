@@ -1,7 +1,6 @@
-"""Reading documents out of PostgreSQL: one snapshot per document, keyset ranges, fragments.
+"""The queries documents are read with: collections, heads, part counters, keyset ranges.
 
-A document is read inside one REPEATABLE READ, read-only transaction, so its head (`at`,
-`from`/`until`), its ETag and every entry come from the same state. Entries are the fragments
+Every function runs on a snapshot's connection (`app.read.snapshot`). Entries are the fragments
 pre-rendered at write time (migration 0002), fetched `CHUNK` rows at a time as one
 `string_agg` per keyset range: a few round trips per page, no OFFSET, no per-row Python work,
 and memory bounded by one chunk whatever the collection's size.
@@ -20,9 +19,8 @@ import asyncpg
 from app.db.queries import load_queries
 from sitemaps.paging import PartStats
 
-__all__ = ["Q", "CHUNK", "PLAN_SETTINGS", "Snapshot", "open_snapshot", "Collection", "collection",
-           "part_stats", "resource_chunks", "plain_chunks", "change_chunks", "page_bounds",
-           "set_head"]
+__all__ = ["Q", "CHUNK", "PLAN_SETTINGS", "Collection", "collection", "part_stats",
+           "resource_chunks", "plain_chunks", "change_chunks", "page_bounds", "set_head"]
 
 Q = load_queries("app.read", "sql/documents.sql")
 CHUNK = 5_000
@@ -33,44 +31,6 @@ CHUNK = 5_000
 # aggregate skips its sort: measured 50–125 ms against 270–300 ms for 50,000 fragments.
 PLAN_SETTINGS = ("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; "
                   "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
-
-
-class Snapshot:
-    """A pooled connection in a read-only REPEATABLE READ transaction, closed exactly once.
-
-    A streamed body outlives the route function, so the snapshot is handed to the response,
-    which closes it when the body ends (or at once for HEAD and 304)."""
-
-    def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection,
-                 tr: asyncpg.transaction.Transaction):
-        self.pool, self.conn, self._tr = pool, conn, tr
-        self._closed = False
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._tr.rollback()
-        except Exception:
-            # a client that went away mid-page can leave a read in flight: drop the
-            # connection rather than wait for it (the pool opens a fresh one)
-            self.conn.terminate()
-        finally:
-            with contextlib.suppress(Exception):
-                await self.pool.release(self.conn)
-
-
-async def open_snapshot(pool: asyncpg.Pool) -> Snapshot:
-    conn = await pool.acquire()
-    try:
-        tr = conn.transaction(isolation="repeatable_read", readonly=True)
-        await tr.start()
-        await conn.execute(PLAN_SETTINGS)
-    except BaseException:
-        await pool.release(conn)
-        raise
-    return Snapshot(pool, conn, tr)
 
 
 @dataclass(frozen=True)
@@ -122,9 +82,10 @@ async def _chunks(conn: asyncpg.Connection, sql: str, key: object, lo: int, hi: 
         return asyncio.ensure_future(
             conn.fetchval(sql, key, start, min(start + CHUNK, hi), *extra))
 
-    pending = fetch(starts[0])
+    pending: asyncio.Task[str | None] | None = fetch(starts[0])
     try:
         for i in range(len(starts)):
+            assert pending is not None
             text = await pending
             pending = fetch(starts[i + 1]) if i + 1 < len(starts) else None
             if text:

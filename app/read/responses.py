@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.http.conditional import http_date, not_modified, strong_etag
+from sitemaps.format import URLSET_CLOSE
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
-           "NO_CACHE", "IMMUTABLE"]
+           "NO_CACHE", "IMMUTABLE", "urlset_stream", "text_stream"]
 
 XML = "application/xml"
 NO_CACHE = "no-cache"
@@ -97,6 +98,21 @@ async def document_response(
         headers["Content-Encoding"] = "gzip"
         chunks = _gzip(chunks)
     return _Streamed(chunks, close, media_type=media_type, headers=headers)
+
+
+async def urlset_stream(head: str, ranges: list[AsyncIterator[bytes]],
+                        tail: str = URLSET_CLOSE) -> AsyncIterator[bytes]:
+    """A document's head, its entries range after range as they are read, then its tail."""
+    yield head.encode()
+    for chunks in ranges:
+        async for chunk in chunks:
+            yield chunk
+    yield tail.encode()
+
+
+async def text_stream(parts: Iterable[str]) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part.encode()
 
 
 async def _empty() -> AsyncIterator[bytes]:

@@ -1,6 +1,6 @@
 """Sealed Change List pages kept as files: rendered once, with a gzip copy compressed once.
 
-A sealed page never changes (DESIGN invariant 2), so after its first request it is served as a
+A sealed page never changes (docs/rules.md §1.2), so after its first request it is served as a
 static file would be. Files are named by the page's ETag token (which covers the database
 instance, base URL, set and page), written to a temp name, fsynced and renamed, so a reader
 never sees a partial file and concurrent first requests simply race to the same bytes.
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import os
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from app.store.content import fsync_dir
+from app.store.files import atomic_file
 
 __all__ = ["SealedPages"]
 
@@ -70,31 +68,15 @@ class SealedPages:
 
     async def _render(self, xml: Path, gz: Path, render: Callable[[], AsyncIterator[bytes]]
                       ) -> None:
-        xml.parent.mkdir(parents=True, exist_ok=True)
-        tag = uuid.uuid4().hex
-        tmp_xml, tmp_gz = xml.with_name(f".{tag}.xml.tmp"), gz.with_name(f".{tag}.gz.tmp")
-        try:
-            with open(tmp_xml, "wb") as raw, open(tmp_gz, "wb") as graw:
-                zipped = gzip.GzipFile(fileobj=graw, mode="wb", compresslevel=6, mtime=0)
-                async for chunk in render():
-                    # compression is CPU work: keep it off the event loop
-                    await asyncio.to_thread(_write, raw, zipped, chunk)
-                await asyncio.to_thread(_finish, raw, zipped, graw)
-            os.replace(tmp_gz, gz)
-            os.replace(tmp_xml, xml)
-            fsync_dir(xml.parent)
-        finally:
-            tmp_xml.unlink(missing_ok=True)
-            tmp_gz.unlink(missing_ok=True)
+        with atomic_file(xml) as raw, atomic_file(gz) as graw:
+            zipped = gzip.GzipFile(fileobj=graw, mode="wb", compresslevel=6, mtime=0)
+            async for chunk in render():
+                # compression is CPU work: keep it off the event loop
+                await asyncio.to_thread(_write, raw, zipped, chunk)
+            await asyncio.to_thread(zipped.close)
+        # the identity file lands last: `ready` looks for both, so a reader never sees half
 
 
 def _write(raw: BinaryIO, zipped: gzip.GzipFile, chunk: bytes) -> None:
     raw.write(chunk)
     zipped.write(chunk)
-
-
-def _finish(raw: BinaryIO, zipped: gzip.GzipFile, graw: BinaryIO) -> None:
-    zipped.close()
-    for f in (raw, graw):
-        f.flush()
-        os.fsync(f.fileno())

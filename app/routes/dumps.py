@@ -15,29 +15,24 @@ URLs, under `/resourcesync/{collection}/` (`docs/dumps.md`):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from app.dumps import documents, ondemand, serving
 from app.dumps import manifest as mf
-from app.dumps import ondemand, serving
 from app.dumps.builder import collection_folder
 from app.dumps.plan import PACKAGE_NAME
-from app.dumps.schedule import DumpScheduler
 from app.dumps.zipping import zip_chunks
 from app.http.auth import Writer
 from app.http.bodies import read_limited
 from app.http.conditional import http_date, not_modified, strong_etag
 from app.http.problems import HTTPProblem
-from app.read import capabilities
-from app.read.capabilities import CapEntry
-from app.read.responses import IMMUTABLE, document_response, etag_token
-from app.read.snapshot import require_collection, snapshot
+from app.read.reader import ReaderDep
+from app.read.responses import IMMUTABLE, etag_token
 from app.settings import Settings
-from sitemaps import urls
 
 router = APIRouter(tags=["dumps"])
 _GET_HEAD = ["GET", "HEAD"]
@@ -47,128 +42,30 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-# ---------------------------------------------------------------- Capability List entries
-
-@capabilities.register
-async def _dump_capabilities(conn: Any, settings: Settings, collection: str) -> list[CapEntry]:
-    """`resourcedump` and `changedump`, each once it holds a package (CONTRACT §4)."""
-    cid = await conn.fetchval(serving.Q["collection_id"],
-                              collection)
-    if cid is None:
-        return []
-    out = []
-    if await serving.resourcedump_state(conn, cid) is not None:
-        out.append(CapEntry(urls.resource_dump(settings.base_url, collection), "resourcedump"))
-    if await serving.changedump_state(conn, cid) is not None:
-        out.append(CapEntry(urls.change_dump(settings.base_url, collection), "changedump"))
-    return out
-
-
-# ---------------------------------------------------------------- dump documents
-
-def _parts(n: int, page_size: int) -> int:
-    return -(-n // page_size)
-
-
-async def _resourcedump(request: Request, collection: str, part: int | None) -> Response:
-    settings = _settings(request)
-    base, n = settings.base_url, settings.page_size
-    snap = await snapshot(request)
-    try:
-        coll = await require_collection(snap, collection)
-        state = await serving.resourcedump_state(snap.conn, coll.id)
-        if state is None:
-            raise HTTPProblem(404, "not found", f"{collection!r} has no Resource Dump yet")
-        up = urls.capability_list(base, collection)
-        top = urls.resource_dump(base, collection)
-        parts = _parts(state.packages, n)
-        if part is not None and not (parts > 1 and 0 <= part < parts):
-            raise HTTPProblem(404, "not found", f"no part {part} of this Resource Dump")
-    except BaseException:
-        await snap.close()
-        raise
-    token = etag_token("resourcedump", state.build_id, state.packages, part)
-
-    async def body() -> AsyncIterator[bytes]:
-        if part is None and parts > 1:
-            children = [f"{base}/resourcesync/{collection}/resourcedump/{k}.xml"
-                        for k in range(parts)]
-            yield mf.dump_index("resourcedump", up=up, children=children, at=state.at).encode()
-            return
-        lo, hi = (0, n) if part is None else (part * n, (part + 1) * n)
-        yield mf.resourcedump_head(at=state.at, completed=state.completed, up=up,
-                                   index=top if part is not None else None).encode()
-        async for chunk in serving.resourcedump_entries(snap.conn, base, collection,
-                                                        state.build_id, lo, hi):
-            yield chunk
-        yield mf.URLSET_CLOSE.encode()
-
-    return await document_response(request, token=token, last_modified=state.completed,
-                                   body=body, close=snap.close)
-
-
-async def _changedump(request: Request, collection: str, part: int | None) -> Response:
-    settings = _settings(request)
-    base, n = settings.base_url, settings.page_size
-    snap = await snapshot(request)
-    try:
-        coll = await require_collection(snap, collection)
-        state = await serving.changedump_state(snap.conn, coll.id)
-        if state is None:
-            raise HTTPProblem(404, "not found", f"{collection!r} has no Change Dump yet")
-        parts = _parts(state.packages, n)
-        if part is not None and not (parts > 1 and 0 <= part < parts):
-            raise HTTPProblem(404, "not found", f"no part {part} of this Change Dump")
-        part_from = state.first_from
-        if part:
-            part_from = await snap.conn.fetchval(serving.Q["changedump_part_from"], coll.id,
-                                                 part * n)
-    except BaseException:
-        await snap.close()
-        raise
-    up = urls.capability_list(base, collection)
-    top = urls.change_dump(base, collection)
-    token = etag_token("changedump", state.packages, state.newest, part)
-
-    async def body() -> AsyncIterator[bytes]:
-        if part is None and parts > 1:
-            children = [f"{base}/resourcesync/{collection}/changedump/{k}.xml"
-                        for k in range(parts)]
-            yield mf.dump_index("changedump", up=up, children=children,
-                                from_=state.first_from).encode()
-            return
-        lo, hi = (0, n) if part is None else (part * n, (part + 1) * n)
-        yield mf.changedump_head(from_=part_from, up=up,
-                                 index=top if part is not None else None).encode()
-        async for chunk in serving.changedump_entries(snap.conn, base, collection, coll.id,
-                                                      lo, hi):
-            yield chunk
-        yield mf.URLSET_CLOSE.encode()
-
-    return await document_response(request, token=token, last_modified=state.newest,
-                                   body=body, close=snap.close)
-
-
 @router.api_route("/resourcesync/{collection}/resourcedump.xml", methods=_GET_HEAD)
-async def resource_dump(collection: str, request: Request) -> Response:
+async def resource_dump(collection: str, request: Request,
+                        reader: ReaderDep) -> Response:
     """The packages of the newest Resource Dump, or its index above one page."""
-    return await _resourcedump(request, collection, None)
+    return await documents.resource_dump(reader, request, collection, None)
 
 
 @router.api_route("/resourcesync/{collection}/resourcedump/{part}.xml", methods=_GET_HEAD)
-async def resource_dump_part(collection: str, part: int, request: Request) -> Response:
-    return await _resourcedump(request, collection, part)
+async def resource_dump_part(collection: str, part: int, request: Request,
+                             reader: ReaderDep) -> Response:
+    return await documents.resource_dump(reader, request, collection, part)
 
 
 @router.api_route("/resourcesync/{collection}/changedump.xml", methods=_GET_HEAD)
-async def change_dump(collection: str, request: Request) -> Response:
+async def change_dump(collection: str, request: Request,
+                      reader: ReaderDep) -> Response:
     """One or more packages per sealed Change List page, oldest first, or its index."""
-    return await _changedump(request, collection, None)
+    return await documents.change_dump(reader, request, collection, None)
 
 
 @router.api_route("/resourcesync/{collection}/changedump/{part}.xml", methods=_GET_HEAD)
-async def change_dump_part(collection: str, part: int, request: Request) -> Response:
-    return await _changedump(request, collection, part)
+async def change_dump_part(collection: str, part: int, request: Request,
+                           reader: ReaderDep) -> Response:
+    return await documents.change_dump(reader, request, collection, part)
 
 
 # ---------------------------------------------------------------- packages and manifests
@@ -245,7 +142,7 @@ def _slots(request: Request) -> asyncio.Semaphore:
              responses={200: {"content": {"application/zip": {}}}})
 async def on_demand_dump(collection: str, request: Request) -> Response:
     """A ZIP streamed as it is written: `{"uris": [...]}` gives a Resource Dump Manifest,
-    `{"from": "…", "until": "…"}` a Change Dump Manifest of the window (CONTRACT §7)."""
+    `{"from": "…", "until": "…"}` a Change Dump Manifest of the window (docs/rules.md §8)."""
     settings = _settings(request)
     raw = await read_limited(request, settings.max_body)
     try:
@@ -281,9 +178,5 @@ async def build_now(collection: str, request: Request, _: Writer) -> JSONRespons
         exists = await conn.fetchval(serving.Q["collection_id"], collection)
     if exists is None:
         raise HTTPProblem(404, "not found", f"no collection named {collection!r}")
-    scheduler = getattr(request.app.state, "dump_scheduler", None)
-    if scheduler is None:  # the lifespan hook is not installed: start the scheduler here
-        scheduler = request.app.state.dump_scheduler = DumpScheduler(request.app)
-        request.app.state.dump_scheduler_task = asyncio.create_task(scheduler.run())
-    scheduler.request(collection)
+    request.app.state.dump_scheduler.request(collection)
     return JSONResponse({"collection": collection, "queued": True}, status_code=202)

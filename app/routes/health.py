@@ -1,4 +1,4 @@
-"""Liveness and readiness (CONTRACT §0, §5)."""
+"""Liveness and readiness (docs/rules.md §10, §6)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 once the database is reachable and migrated; 503 otherwise. Notifier state is
-    reported in the body but never makes this fail."""
+    """200 once the database is reachable and migrated; 503 otherwise. The background tasks'
+    and the notifier's state are reported in the body but never make this fail."""
     body: dict[str, Any] = {"status": "ok"}
     status = 200
     try:
@@ -34,6 +34,9 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure to reach the database means "not ready"
         body["database"] = f"unreachable: {type(exc).__name__}"
         status = 503
+    tasks = getattr(request.app.state, "tasks", None)
+    if tasks is not None:
+        body["tasks"] = tasks.states()
     state_fn = getattr(request.app.state, "notifier_state", None)
     if state_fn is not None:
         body["notifier"] = await state_fn()

@@ -1,4 +1,4 @@
-"""`POST /ingest`: a batch of records, one transaction, all or nothing (CONTRACT §2)."""
+"""`POST /ingest`: a batch of records, one transaction, all or nothing (docs/rules.md §3)."""
 
 from __future__ import annotations
 

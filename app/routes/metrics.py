@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.db.queries import load_queries
-from app.http.observability import (
+from app.metrics import (
     LOG_POSITION,
     NOTIFIER_FAILURES,
     NOTIFIER_LAG,

@@ -1,5 +1,5 @@
 """`/oai`: the OAI-PMH 2.0 endpoint, GET and POST (form-encoded) alike. Protocol errors are
-HTTP 200 with `<error code=…>` (CONTRACT §6), never RFC 9457 problems.
+HTTP 200 with `<error code=…>` (docs/rules.md §7), never RFC 9457 problems.
 """
 
 from __future__ import annotations

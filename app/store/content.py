@@ -20,7 +20,9 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-__all__ = ["ContentStore", "Stored", "TooLarge", "fsync_dir"]
+from app.store.files import durable_rename
+
+__all__ = ["ContentStore", "Stored", "TooLarge"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -93,9 +95,7 @@ class ContentStore:
             if final.is_file():
                 await aiofiles.os.remove(tmp)
             else:
-                await aiofiles.os.makedirs(final.parent, exist_ok=True)
-                await aiofiles.os.replace(tmp, final)
-                await aiofiles.os.wrap(fsync_dir)(final.parent)
+                await aiofiles.os.wrap(durable_rename)(tmp, final)
         except BaseException:
             try:
                 await aiofiles.os.remove(tmp)
@@ -103,12 +103,3 @@ class ContentStore:
                 pass
             raise
         return Stored(key, length, md5.hexdigest(), sha1.hexdigest(), key)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (the directory entry, not just the file)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -3,7 +3,7 @@
 Given the current rows of the batch's URIs and the documents as the client describes them, work
 out, record by record and in order, which changes to append (created, updated, deleted) and the
 final state of each row. A record identical to the current state appends nothing; a URI moved to
-another collection appends `deleted` in the old one and `created` in the new one (CONTRACT §1).
+another collection appends `deleted` in the old one and `created` in the new one (docs/rules.md §2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ingest records (CONTRACT §2): parsing and validation, pure and I/O-free.
+"""Ingest records (docs/rules.md §3): parsing and validation, pure and I/O-free.
 
 A batch is a JSON array or NDJSON; every record is checked before anything is written, and each
 problem is reported with a JSON Pointer into the request (`/3/md5`).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -106,7 +107,7 @@ class Record(BaseModel):
         return value
 
 
-def metadata_lists(value: dict[str, str | list[str]] | None) -> dict[str, list[str]] | None:
+def metadata_lists(value: Mapping[Any, str | list[str]] | None) -> dict[str, list[str]] | None:
     """Dublin Core values as lists (`{"title": "x"}` → `{"title": ["x"]}`), as stored."""
     if value is None:
         return None
@@ -145,7 +146,7 @@ def _pointer(loc: tuple[int | str, ...]) -> str:
 
 
 def _field_errors(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[FieldError]:
-    out = []
+    out: list[FieldError] = []
     for err in exc.errors(include_url=False)[:_MAX_REPORTED]:
         loc = prefix + tuple(err["loc"])
         msg = err["msg"]
@@ -206,7 +207,7 @@ def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
 
 
 def bare_media_type(value: str | None) -> str | None:
-    """`text/html; charset=utf-8` → `text/html` (CONTRACT §2: parameters dropped)."""
+    """`text/html; charset=utf-8` → `text/html` (docs/rules.md §3: parameters dropped)."""
     if value is None:
         return None
     return value.split(";", 1)[0].strip().lower() or None

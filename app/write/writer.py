@@ -4,7 +4,7 @@ Every writer (the ingest API, content uploads, the bulk loader) comes through `w
 takes the log's append lock (a transaction-level advisory lock) *before* reading the current
 state, so the diff, the positions and the datetimes are decided by one writer at a time and
 commit in that order: a reader that has seen position P never later finds a change below P
-(DESIGN invariant 1), and datetimes strictly increase (CONTRACT §4).
+(docs/rules.md §1.1), and datetimes strictly increase (docs/rules.md §5).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from app.db.locks import APPEND_LOCK
 from app.db.queries import load_queries
-from app.http.observability import INGESTED
+from app.metrics import INGESTED
 from app.write.changeset import Doc, Plan, Row, plan_batch
 from sitemaps.names import ancestors
 
-__all__ = ["APPEND_LOCK", "WriteResult", "write_batch", "seal_stale_pages"]
+__all__ = ["WriteResult", "write_batch", "seal_stale_pages"]
 
-APPEND_LOCK = 0x4857_4C4F_47  # "HWLOG": the log's append lock
 _Q = load_queries("app.write", "sql/writer.sql")
 _TICK = timedelta(microseconds=1)
 

@@ -1,7 +1,7 @@
-"""The notifier under faults, with real processes: `python -m notifier` as its own process, a
-real hub on loopback that goes down and comes back, two notifiers at once, a SIGKILL mid-batch,
-and (slow) its own PostgreSQL cluster restarted during a run. Each ends when every change is
-accepted; the check is what the hub received: nothing missing, in order."""
+"""The notifier under faults, with real processes: `python -m app.cli notifier` as its own
+process, a real hub on loopback that goes down and comes back, two notifiers at once, a
+SIGKILL mid-batch, and (slow) its own PostgreSQL cluster restarted during a run. Each ends
+when every change is accepted; the check is what the hub received: nothing missing, in order."""
 
 from __future__ import annotations
 
@@ -37,13 +37,14 @@ PARENT = f"{BASE}/resourcesync/f/notifications.xml"
 
 
 class Notifier:
-    """`python -m notifier` in its own process, logging to a file."""
+    """`python -m app.cli notifier` in its own process, logging to a file."""
 
     def __init__(self, env: dict[str, str], log: Path):
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "notifier"], env=env, cwd=ROOT,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen([sys.executable, "-m", "app.cli", "notifier"],
+                                         env=env, cwd=ROOT, stdout=out,
+                                         stderr=subprocess.STDOUT)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:

@@ -1,4 +1,4 @@
-"""DESIGN invariant 1: a reader that has seen positions up to P never later finds a committed
+"""docs/rules.md §1.1: a reader that has seen positions up to P never later finds a committed
 change below P, and datetimes follow positions. Many concurrent writers, one concurrent reader."""
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ async def test_scheduler_packs_sealed_pages_without_rebuilding_the_resource_dump
     from app.dumps.schedule import DumpScheduler
 
     await _ingest(client, auth, [local_record(data_dir, "cd", "a.txt", b"a")])
-    scheduler = DumpScheduler(app)
+    scheduler = DumpScheduler(app.state.pool, app.state.settings, app.state.store)
     pages, due = await scheduler._due()
     assert pages == [] and due == ["cd"]
     await _seal(db)

@@ -12,7 +12,7 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
-from tests.conftest import shared_path
+from tests.conftest import schema_path
 
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
       "rs": "http://www.openarchives.org/rs/terms/"}
@@ -25,7 +25,7 @@ def _schema(path: str) -> xmlschema.XMLSchema:
 
 
 def validate(body: bytes) -> etree._Element:
-    _schema(str(shared_path("schemas", "resourcesync-documents.xsd"))).validate(body)
+    _schema(str(schema_path("resourcesync-documents.xsd"))).validate(body)
     return etree.fromstring(body)
 
 

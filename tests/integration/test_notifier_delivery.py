@@ -11,10 +11,12 @@ import httpx
 import pytest
 from lxml import etree
 
+from app.db.connect import connect
 from app.write.changeset import Doc
 from app.write.writer import write_batch
+from notifier.config import Tuning
 from notifier.hub import HubClient
-from notifier.tailer import HubWorker, Tuning
+from notifier.tailer import HubWorker
 from tests.conftest import PAGE_SIZE
 
 HUB = "http://hub.test/"
@@ -84,7 +86,8 @@ async def run_until(worker: HubWorker, check, timeout: float = 10.0) -> None:
 def make_worker(database_url: str, recorder: Recorder, *, mode: str = "resourcesync",
                 tuning: Tuning = FAST) -> tuple[HubWorker, httpx.AsyncClient]:
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
-    worker = HubWorker(dsn=database_url, hub=HUB, client=HubClient(http, HUB, mode),  # type: ignore[arg-type]
+    worker = HubWorker(connect=lambda: connect(database_url), hub=HUB,
+                       client=HubClient(http, HUB, mode),  # type: ignore[arg-type]
                        base_url=BASE, stop=asyncio.Event(), tuning=tuning, rand=lambda: 1.0)
     return worker, http
 

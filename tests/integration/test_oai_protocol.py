@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.conftest import shared_path
+from tests.conftest import schema_path
 
 NS = {
     "o": "http://www.openarchives.org/OAI/2.0/",
@@ -49,7 +49,7 @@ def _schemas(folder: str) -> tuple[etree.XMLSchema, etree.XMLSchema]:
 
 def validate(body: bytes, *, plain: bool = False) -> etree._Element:
     """Parse a response and validate it; `plain=True` uses the shared wrapper unchanged."""
-    folder = shared_path("schemas", "oai-pmh-responses.xsd").parent
+    folder = schema_path("oai-pmh-responses.xsd").parent
     schema = _schemas(str(folder))[0 if plain else 1]
     assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     doc = etree.fromstring(body)

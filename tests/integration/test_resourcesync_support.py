@@ -10,7 +10,7 @@ from pathlib import Path
 import xmlschema
 from lxml import etree
 
-from tests.conftest import shared_path
+from tests.conftest import schema_path
 
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
       "rs": "http://www.openarchives.org/rs/terms/"}
@@ -19,8 +19,8 @@ W3C = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
 
 @cache
 def _schema(folder: str) -> xmlschema.XMLSchema:
-    # CONTRACT §2: the 1.1 schema's `type` pattern is narrower than RFC 6838; relax that one
-    # pattern (in a temporary copy, never in the project) so `+` and `.` media types pass.
+    # The 1.1 schema's `type` pattern is narrower than RFC 6838 (docs/resourcesync.md): relax
+    # that one pattern, in a temporary copy, so `+` and `.` media types pass.
     work = Path(tempfile.mkdtemp(prefix="hw-xsd-"))
     for f in Path(folder).glob("*.xsd"):
         shutil.copy(f, work / f.name)
@@ -32,12 +32,12 @@ def _schema(folder: str) -> xmlschema.XMLSchema:
 
 
 def schema() -> xmlschema.XMLSchema:
-    return _schema(str(shared_path("schemas", "resourcesync-documents.xsd").parent))
+    return _schema(str(schema_path("resourcesync-documents.xsd").parent))
 
 
 def plain_schema(name: str) -> xmlschema.XMLSchema:
     """sitemaps.org's own schema (sitemap.xsd / siteindex.xsd), for the plain sitemap."""
-    return xmlschema.XMLSchema(str(shared_path("schemas", name)))
+    return xmlschema.XMLSchema(str(schema_path("schemas", name)))
 
 
 def validate(body: bytes) -> etree._Element:

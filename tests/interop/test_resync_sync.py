@@ -1,8 +1,8 @@
 """The reference destination, `resync-sync` (PyPI `resync` 2.0.1), run as its own process
 against a live server on loopback: baseline from a Resource List Index into an empty folder,
 incremental over each Change List page, audit. The client exits 0 on fatal errors and can't
-read a Change List Index (research/resourcesync.md §8.3), so the test reads its output, walks
-the index itself, and checks the downloaded bytes and hashes itself."""
+read a Change List Index (docs/resourcesync.md, "The `resync` client"), so the test reads its
+output, walks the index itself, and checks the downloaded bytes and hashes itself."""
 
 from __future__ import annotations
 

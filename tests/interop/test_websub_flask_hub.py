@@ -17,7 +17,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from tests.conftest import TOKEN, free_port, shared_path
+from tests.conftest import ROOT, TOKEN, free_port
 
 pytestmark = pytest.mark.interop
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -74,12 +74,11 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 
 @pytest.fixture
 def flask_hub(tmp_path):
-    runner = shared_path("research", "websub_hub_example.py")
-    pytest.importorskip("flask_websub", reason="pip install flask-websub==0.4.1 celery flask")
     port = free_port()
     log = open(tmp_path / "hub.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(runner), str(port), str(tmp_path / "hub.db")],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.websub_hub", str(port),
+                             str(tmp_path / "hub.db")],
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/hub"
     try:
         deadline = time.monotonic() + 30

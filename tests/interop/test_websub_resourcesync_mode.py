@@ -11,7 +11,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from tests.conftest import TOKEN, free_port, shared_path
+from tests.conftest import TOKEN, free_port, schema_path
 from tests.support.recording_hub import RecordingHub
 
 pytestmark = pytest.mark.interop
@@ -28,7 +28,7 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
 
 
 def test_pushed_notifications_follow_the_spec(live_server_factory):
-    schema = xmlschema.XMLSchema(str(shared_path("schemas", "resourcesync-documents.xsd")))
+    schema = xmlschema.XMLSchema(str(schema_path("resourcesync-documents.xsd")))
     hub = RecordingHub(free_port()).start()
     try:
         server = live_server_factory(HEADWATER_HUB_URL=hub.url, HEADWATER_NOTIFY_BATCH="25",

@@ -1,4 +1,4 @@
-"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429 + Retry-After."""
+"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ async def test_a_slot_waits_for_a_short_burst_to_pass(tmp_path):
 
 async def test_refusals_are_counted_under_their_route(client, settings):
     """A 429 is answered before routing; the metrics name the budget that refused it."""
-    from app.http.observability import REQUESTS
+    from app.metrics import REQUESTS
 
     app = client._transport.app  # type: ignore[attr-defined]
     await client.get("/healthz")  # the middleware stack is built on the first request

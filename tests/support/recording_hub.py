@@ -2,7 +2,7 @@
 notifier by hand (`python -m tests.support.recording_hub 8099` prints each request).
 
 A plain asyncio HTTP/1.1 server in its own thread: it reads exactly `Content-Length` bytes (no
-chunked bodies accepted, as CONTRACT §5 promises hubs), answers `status` (204 by default) and
+chunked bodies accepted, as docs/rules.md §6 promises hubs), answers `status` (204 by default) and
 keeps (arrival time, method, path, headers, body) for each request. Stopping and starting it
 on the same port plays a hub that goes down and comes back.
 """

@@ -1,7 +1,7 @@
-"""The production image, checked without a Docker engine (CONTRACT §9): hadolint passes with no
-finding at any level, the image is multi-stage and non-root with a /readyz healthcheck, and its
-CMD, run with the image's own environment against the test database, serves with several
-workers and satisfies the healthcheck."""
+"""The production image, checked without a Docker engine (docs/rules.md §11): hadolint
+passes with no finding at any level, the image is multi-stage and non-root with a /readyz
+healthcheck, and its CMD, run with the image's own environment against the test database,
+serves with several workers and satisfies the healthcheck."""
 
 from __future__ import annotations
 

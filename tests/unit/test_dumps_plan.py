@@ -22,7 +22,7 @@ from app.dumps.plan import (
 )
 from app.dumps.zipping import Member, zip_chunks
 from app.http.problems import HTTPProblem
-from tests.conftest import shared_path
+from tests.conftest import schema_path
 
 PREFIX = "http://h/content/"
 H = "http://host.example/"
@@ -77,7 +77,7 @@ def test_requests_are_parsed_strictly():
 
 
 def _schema() -> xmlschema.XMLSchema:
-    return xmlschema.XMLSchema(str(shared_path("schemas", "resourcesync-documents.xsd")))
+    return xmlschema.XMLSchema(str(schema_path("resourcesync-documents.xsd")))
 
 
 def test_manifests_and_dump_documents_are_schema_valid():

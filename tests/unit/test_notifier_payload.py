@@ -8,7 +8,7 @@ import xmlschema
 from lxml import etree
 
 from notifier.payload import Change, first_from, group_by_channel, link_header, notification
-from tests.conftest import shared_path
+from tests.conftest import schema_path
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
@@ -32,7 +32,7 @@ def test_notification_matches_the_spec_and_the_schema() -> None:
     entries = [change(1), change(2, kind="deleted")]
     body = notification(up="http://s/resourcesync/a:b/capabilitylist.xml",
                         from_=T0, until=T0 + timedelta(seconds=2), entries=entries)
-    schema = xmlschema.XMLSchema(str(shared_path("schemas", "resourcesync-documents.xsd")))
+    schema = xmlschema.XMLSchema(str(schema_path("resourcesync-documents.xsd")))
     schema.validate(body)
     root = etree.fromstring(body)
     assert root.tag == f"{{{NS['sm']}}}urlset"

@@ -1,8 +1,8 @@
 -- Pre-rendered document fragments and per-part counts for the ResourceSync documents.
 --
 -- A 50,000-URL page is mostly formatting: dates, hashes, escaping. Doing it once per row at
--- write time, in PostgreSQL, lets a page be served by concatenating stored strings (DESIGN
--- "Figures": ~71 ms for 50,000 fragments against ~140 ms formatting per row). The SQL here
+-- write time, in PostgreSQL, lets a page be served by concatenating stored strings (about
+-- 71 ms for 50,000 fragments against 140 ms formatting per row, docs/benchmarks.md). The SQL here
 -- must produce exactly the bytes `sitemaps/entries.py` produces; a test compares them.
 --
 --   resources.url_xml   the resource's Resource List `<url>…</url>\n` (NULL while deleted)

@@ -8,7 +8,7 @@
 --                         'collection:a:b', 'domain:cz', 'domain:cz:webarchiv', 'mime:text', …),
 --                         so ListSets and a parent set's expansion never scan `resources`
 --
--- Characters outside [A-Za-z0-9_.!~*'()-] become '-' (CONTRACT §1). `app/oai/sets.py` computes
+-- Characters outside [A-Za-z0-9_.!~*'()-] become '-' (docs/rules.md §2). `app/oai/sets.py` computes
 -- the same values in Python; a test holds the two to each other.
 
 -- Written as single expressions (no FROM, no sub-select) so the planner inlines them: they run

@@ -41,12 +41,6 @@ FROM set_changes s JOIN changes c ON c.position = s.position
 WHERE s.set_id = $1 AND s.seq >= $2 AND s.seq < $3
 ORDER BY s.seq
 
--- name: seq_datetime
--- Datetime of the change at one seq of a set. $1: set id, $2: seq.
-SELECT c.datetime
-FROM set_changes s JOIN changes c ON c.position = s.position
-WHERE s.set_id = $1 AND s.seq = $2
-
 -- name: resources_by_uri
 -- Live, locally stored resources among given URIs, in the order asked.
 -- $1: URIs, $2: collection ids the request may see.

@@ -61,10 +61,6 @@ SELECT spec FROM oai_sets WHERE spec > $1 ORDER BY spec LIMIT $2
 -- name: sets_count
 SELECT count(*) FROM oai_sets
 
--- name: any_record
--- ListMetadataFormats without an identifier, and noRecordsMatch checks
-SELECT EXISTS (SELECT 1 FROM resources)
-
 -- The three set kinds (collection, domain, mime) share one shape each: {column} and {type} are
 -- filled once at import by app/oai/repository.py (collection_id/integer, oai_domain/text,
 -- oai_mime/text); no request value ever reaches them.

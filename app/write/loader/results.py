@@ -1,4 +1,4 @@
-"""Ingest results → records (CONTRACT §8). Pure: one parsed JSON line in, an outcome out.
+"""Ingest results → records (docs/rules.md §9). Pure: one parsed JSON line in, an outcome out.
 
 Two shapes arrive from a crawling pipeline: a single-file result (`file_meta`, `terminal`) and a
 fileset result (`manifest` of files of a dataset landing page). A fileset becomes one resource

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import asyncpg
 import orjson
 from pydantic import ValidationError
 
 from app.store.content import ContentStore
+from app.store.files import write_atomic
 from app.write.changeset import Doc
 from app.write.loader.results import Limits, interpret
 from app.write.record_docs import doc_from_record
@@ -58,15 +58,12 @@ def _open(name: str) -> tuple[IO[bytes], IO[bytes]]:
         return sys.stdin.buffer, sys.stdin.buffer
     raw = open(name, "rb")  # noqa: SIM115 - closed by the caller
     if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw), raw
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw)), raw
     return raw, raw
 
 
 def _write_checkpoint(path: Path, line: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(str(line))
-    os.replace(tmp, path)
+    write_atomic(path, str(line).encode())
 
 
 def _records(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:

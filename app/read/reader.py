@@ -1,0 +1,50 @@
+"""What every document needs from the running service, in one object kept on the app: the
+pool reads go to, the settings, the sealed-page cache, the Capability List's providers, and
+this database's identity (read once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+
+from app.read import queries
+from app.read.capabilities import Provider
+from app.read.sealed_pages import SealedPages
+from app.read.snapshot import Snapshot, reading
+from app.settings import Settings
+
+__all__ = ["Reader", "ReaderDep"]
+
+
+@dataclass
+class Reader:
+    pool: asyncpg.Pool
+    settings: Settings
+    sealed: SealedPages
+    providers: Sequence[Provider] = ()
+    _instance: str | None = field(default=None, repr=False)
+
+    def snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
+        """A snapshot for one document (`app.read.snapshot.reading`)."""
+        return reading(self.pool)
+
+    async def instance_id(self, snap: Snapshot) -> str:
+        """This database's identity: ETags and cache files carry it, so two databases behind
+        one base URL never share validators."""
+        if self._instance is None:
+            self._instance = await snap.conn.fetchval(queries.Q["instance_id"]) or "none"
+        return self._instance
+
+
+def _reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+ReaderDep = Annotated[Reader, Depends(_reader)]
