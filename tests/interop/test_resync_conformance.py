@@ -94,9 +94,11 @@ def test_a_future_lastmod_does_not_hide_later_changes(live_server, tmp_path):
     base = live_server.url
     for i in range(3):
         _put(base, "fut", f"f{i}.txt", f"file {i}\n".encode())
-    # within the default skew (5 minutes): accepted, published capped at its change
+    # within the default skew (5 minutes): accepted, published capped at its change (the
+    # record names the stored bytes by their sha-256, so it is about the lastmod alone)
     ahead = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
     r = _ingest(base, [{"uri": f"{base}/content/fut/f0.txt", "collection": "fut",
+                        "sha256": hashlib.sha256(b"file 0\n").hexdigest(), "type": "text/plain",
                         "lastmod": ahead, "metadata": {"title": "dated ahead"}}])
     assert r.status_code == 200 and r.json()["changed"] == 1, r.text
     work, dst = _sync_dirs(tmp_path)
