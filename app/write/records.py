@@ -110,8 +110,9 @@ class Record(BaseModel):
     @classmethod
     def _not_future(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
         # A lastmod ahead of the clock would, once published, make a destination that keeps
-        # the newest lastmod it saw skip every later change (docs/resourcesync.md). Within the
-        # skew it is accepted and published capped at its change's datetime (app/changeset.py).
+        # the newest lastmod it saw skip every later change (docs/resourcesync.md). Within
+        # the skew it is accepted and published capped at its change's datetime
+        # (app/write/changeset.py).
         if value is None:
             return value
         context = info.context or {}
