@@ -6,7 +6,7 @@ URLs (`docs/resourcesync.md`), under `/resourcesync/{collection}/`:
     resourcelist.xml                       one <urlset>, or the index when above a page
     resourcelist/{descendant}/{k}.xml      part k of a collection: ord in [k*N, (k+1)*N)
     resourcelist/{descendant}/{k}-{j}.xml  byte-cut sub-part j of an oversized part
-    changelist.xml                         one page, or the index when above a page
+    changelist.xml                         the open page 0, or the index once page 0 seals
     changelist/{k}.xml                     page k: seq in [k*N, (k+1)*N)
     changelist-archive.xml                 every sealed page
 """
