@@ -70,7 +70,16 @@ def _description(request: Request) -> dict[str, Any]:
     }
 
 
-@router.put("/content/{collection}/{path:path}", status_code=201)
+_DESCRIPTION_DOC = {"parameters": [{
+    "name": "Headwater-Description", "in": "header", "required": False,
+    "schema": {"type": "string"},
+    "description": "JSON object with any of metadata, links, oai_identifier (as in an ingest "
+                   "record): set with the upload; keys left out keep their current value",
+}]}
+
+
+@router.put("/content/{collection}/{path:path}", status_code=201,
+            openapi_extra=_DESCRIPTION_DOC)
 async def put_content(
     collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config,
     store: Store,
