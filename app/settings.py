@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10_000, ge=1)
     max_body: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_upload: int = Field(default=4 * 1024**3, ge=1024)
+    lastmod_skew: Duration = timedelta(minutes=5)
 
     # Documents.
     page_size: int = Field(default=50_000, ge=1, le=50_000)
@@ -115,8 +116,9 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
 
-    @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", "busy_wait",
-                     "body_read_timeout", "send_timeout", mode="before")
+    @field_validator("seal_after", "lastmod_skew", "oai_token_ttl", "notify_window",
+                     "notify_poll", "busy_wait", "body_read_timeout", "send_timeout",
+                     mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)

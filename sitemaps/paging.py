@@ -21,6 +21,7 @@ from dataclasses import dataclass
 __all__ = [
     "MAX_DOCUMENT_BYTES", "BYTE_BUDGET", "PartStats", "PartRef", "plan_parts", "fits_one_page",
     "part_name", "parse_part_name", "change_pages", "is_sealed", "sealed_pages",
+    "changelist_is_index",
 ]
 
 # sitemaps.org: 50 MB (52,428,800 bytes) uncompressed per document. The budget for entries
@@ -102,6 +103,13 @@ def change_pages(change_seq: int, page_size: int) -> int:
 
 def is_sealed(page: int, change_seq: int, page_size: int) -> bool:
     return change_seq >= (page + 1) * page_size
+
+
+def changelist_is_index(change_seq: int, page_size: int) -> bool:
+    """Whether a set's top-level `changelist.xml` is a Change List Index: as soon as its first
+    page is sealed (full, or closed by age), so that URL never carries `until` (ResourceSync
+    1.1 §12.1: a document with `until` is never updated again). Before, it is the open page."""
+    return is_sealed(0, change_seq, page_size)
 
 
 def sealed_pages(change_seq: int, page_size: int) -> int:

@@ -36,8 +36,12 @@ def _page_url(base: str, collection: str, page: int) -> str:
 
 
 async def change_list(reader: Reader, request: Request, collection: str) -> Response:
-    """The collection's changes in log order: its only page, or a Change List Index whose
-    sealed pages carry `until` and whose open page does not."""
+    """The collection's changes in log order: its only page while that page is open, else a
+    Change List Index whose sealed pages carry `until` and whose open page does not.
+
+    This URL never carries `until` (ResourceSync 1.1 §12.1: a document with `until` is never
+    updated again): once its first page seals, by size or by age, it is served as the index,
+    even of one page, and the sealed page lives on at its own URL."""
     settings = reader.settings
     base, n = settings.base_url, settings.page_size
     async with reader.snapshot() as snap:
@@ -47,12 +51,11 @@ async def change_list(reader: Reader, request: Request, collection: str) -> Resp
                            coll.change_seq, n)
         up = urls.capability_list(base, collection)
         bounds = await queries.page_bounds(snap.conn, coll.id, list(range(pages)), n)
-        if pages <= 1:
+        if not paging.changelist_is_index(coll.change_seq, n):
             from_, last = bounds.get(0, (coll.created_at, coll.created_at))
-            until = last if paging.is_sealed(0, coll.change_seq, n) else None
 
             def body() -> AsyncIterator[bytes]:
-                return urlset_stream(docs.changelist_head(from_=from_, until=until, up=up),
+                return urlset_stream(docs.changelist_head(from_=from_, until=None, up=up),
                                      [queries.change_chunks(snap.conn, coll.id, 0,
                                                             min(n, coll.change_seq))])
         else:

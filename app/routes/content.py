@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -13,13 +16,14 @@ from app.http.deps import Config, Conn, Store
 from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import TooLarge
-from app.write.changeset import Doc
-from app.write.records import bare_media_type
+from app.write.changeset import DESCRIPTION, Doc
+from app.write.records import InvalidBatch, bare_media_type, metadata_lists, parse_description
 from app.write.writer import write_batch
 from sitemaps.names import BadPath, content_path, is_collection_name
 
 router = APIRouter(tags=["content"])
 _Q = load_queries("app.read", "sql/content.sql")
+DESCRIPTION_HEADER = "headwater-description"
 
 
 def capability_list_url(settings: Settings, collection: str) -> str:
@@ -43,13 +47,48 @@ def _published_uri(request: Request, settings: Settings, collection: str) -> str
     return f"{settings.base_url}/content/{collection}/{path}"
 
 
-@router.put("/content/{collection}/{path:path}", status_code=201)
+def _description(request: Request) -> dict[str, Any]:
+    """The Doc fields a `Headwater-Description` header gives, and `keep`: the description
+    fields it leaves out, which a new version of the bytes keeps from the current record."""
+    value = request.headers.get(DESCRIPTION_HEADER)
+    if value is None:
+        return {"keep": DESCRIPTION}
+    try:
+        found, given = parse_description(value)
+    except InvalidBatch as exc:
+        raise HTTPProblem(
+            422, f"invalid Headwater-Description header: {exc.title}",
+            "a JSON object with metadata, links and oai_identifier (pointers are into it)",
+            errors=[{"pointer": e.pointer, "detail": e.detail} for e in exc.errors],
+        ) from None
+    return {
+        "metadata": metadata_lists(found.metadata),
+        "links": [link.model_dump(exclude_none=True) for link in found.links]
+        if found.links else None,
+        "oai_identifier": found.oai_identifier,
+        "keep": DESCRIPTION - given,
+    }
+
+
+_DESCRIPTION_DOC = {"parameters": [{
+    "name": "Headwater-Description", "in": "header", "required": False,
+    "schema": {"type": "string"},
+    "description": "JSON object with any of metadata, links, oai_identifier (as in an ingest "
+                   "record): set with the upload; keys left out keep their current value",
+}]}
+
+
+@router.put("/content/{collection}/{path:path}", status_code=201,
+            openapi_extra=_DESCRIPTION_DOC)
 async def put_content(
     collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config,
     store: Store,
 ) -> JSONResponse:
-    """Store the request body's bytes and publish them at this URI."""
+    """Store the request body's bytes and publish them at this URI. A new version keeps the
+    resource's description (metadata, links, oai_identifier); a `Headwater-Description`
+    header (a JSON object with those keys) sets the ones it names."""
     uri = _published_uri(request, settings, collection)
+    described = _description(request)  # checked before a byte is read
     try:
         stored = await store.put_stream(
             stream_limited(request, settings.max_upload), max_bytes=settings.max_upload
@@ -59,11 +98,18 @@ async def put_content(
     doc = Doc(
         uri=uri, collection=collection, content_key=stored.key, length=stored.length,
         type=bare_media_type(request.headers.get("content-type")) or "application/octet-stream",
-        md5=stored.md5, sha1=stored.sha1, sha256=stored.sha256,
+        md5=stored.md5, sha1=stored.sha1, sha256=stored.sha256, **described,
     )
-    result = await write_batch(
-        conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
-    )
+    try:
+        result = await write_batch(
+            conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise HTTPProblem(
+            422, "conflicting description",
+            "the oai_identifier is already used by another resource",
+            errors=[{"pointer": "/oai_identifier", "detail": exc.detail or str(exc)}],
+        ) from None
     body = {"uri": uri, "changed": bool(result.changed), "length": stored.length,
             "md5": stored.md5, "sha256": stored.sha256}
     status = 201 if "created" in result.kinds else 200

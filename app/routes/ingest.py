@@ -9,6 +9,7 @@ from app.http.auth import Writer
 from app.http.bodies import read_limited
 from app.http.deps import Config, Conn, Store
 from app.http.problems import HTTPProblem
+from app.write.changeset import Contradicts
 from app.write.record_docs import doc_from_record
 from app.write.records import InvalidBatch, parse_batch
 from app.write.writer import write_batch
@@ -39,7 +40,8 @@ async def ingest(
                           "send application/json or application/x-ndjson")
     body = await read_limited(request, settings.max_body)
     try:
-        records = parse_batch(body, ndjson=ndjson, max_records=settings.max_batch)
+        records = parse_batch(body, ndjson=ndjson, max_records=settings.max_batch,
+                              lastmod_skew=settings.lastmod_skew.total_seconds())
     except InvalidBatch as exc:
         status = 413 if not exc.errors and "more than" in exc.title else 422
         raise HTTPProblem(
@@ -52,6 +54,13 @@ async def ingest(
         result = await write_batch(
             conn, docs, page_size=settings.page_size, seal_after=settings.seal_after
         )
+    except Contradicts as exc:
+        raise HTTPProblem(
+            409, "records contradict stored bytes",
+            "a record for a URI whose bytes are stored here keeps them; its length and hashes, "
+            "when given, must be theirs",
+            errors=[{"pointer": f"/{c.index}/{c.field}", "detail": c.detail} for c in exc.found],
+        ) from None
     except asyncpg.UniqueViolationError as exc:
         raise HTTPProblem(
             422, "conflicting records",

@@ -3,7 +3,7 @@
     capabilitylist.xml                     Capability List
     resourcelist.xml                       Resource List, or its index above one page
     resourcelist/{member}/{k}.xml          Resource List Index parts
-    changelist.xml                         Change List, or its index above one page
+    changelist.xml                         the open page 0, or the index once page 0 seals
     changelist/{k}.xml                     Change List pages
     changelist-archive.xml                 every sealed page
 
@@ -47,7 +47,8 @@ async def resource_list_part(collection: str, part_collection: str, name: str,
 
 @router.api_route("/resourcesync/{collection}/changelist.xml", methods=_GET_HEAD)
 async def change_list(collection: str, request: Request, reader: ReaderDep) -> Response:
-    """The collection's changes in log order: its only page, or a Change List Index."""
+    """The collection's changes in log order: its only page while that page is open, else a
+    Change List Index (this URL never carries `until`)."""
     return await change_lists.change_list(reader, request, collection)
 
 

@@ -4,17 +4,28 @@ Given the current rows of the batch's URIs and the documents as the client descr
 out, record by record and in order, which changes to append (created, updated, deleted) and the
 final state of each row. A record identical to the current state appends nothing; a URI moved to
 another collection appends `deleted` in the old one and `created` in the new one (docs/rules.md §2).
+
+Bytes Headwater stores belong to their URI: a record that does not name other stored bytes
+describes the stored ones (it keeps them, and may not contradict their length or hashes), and a
+new upload of the bytes keeps the description (`Doc.keep`). A lastmod is never published later
+than its change's datetime (`published_lastmod`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["Doc", "Row", "Snapshot", "Change", "Plan", "plan_batch"]
+__all__ = ["Doc", "Row", "Snapshot", "Change", "Plan", "plan_batch", "Contradiction",
+           "Contradicts", "DESCRIPTION", "FIXITY", "published_lastmod"]
 
 ChangeType = Literal["created", "updated", "deleted"]
+
+# The fields that describe a resource rather than its bytes: a new upload keeps them.
+DESCRIPTION = frozenset({"metadata", "links", "oai_identifier"})
+# The fields a record may give for stored bytes only if they agree with them.
+FIXITY = ("length", "md5", "sha1", "sha256")
 
 
 @dataclass(slots=True)
@@ -37,6 +48,32 @@ class Doc:
     metadata: dict[str, list[str]] | None = None
     links: list[dict[str, Any]] | None = None
     oai_identifier: str | None = None
+    # DESCRIPTION fields to take from the live row when this Doc leaves them None (an upload
+    # of new bytes keeps the description it does not replace)
+    keep: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Contradiction:
+    """Doc `index` gives `field` a value that disagrees with the bytes stored for its URI."""
+
+    index: int
+    field: str
+    detail: str
+
+
+class Contradicts(Exception):
+    """Some documents contradict the stored bytes of their URI; nothing may be written."""
+
+    def __init__(self, found: list[Contradiction]):
+        super().__init__(f"{len(found)} record(s) contradict stored bytes")
+        self.found = found
+
+
+def published_lastmod(lastmod: datetime | None, when: datetime) -> datetime:
+    """The lastmod published for a change at `when`: the client's, but never later than the
+    change itself (a destination keeping the newest lastmod it saw would skip later changes)."""
+    return when if lastmod is None or lastmod > when else lastmod
 
 
 @dataclass(slots=True)
@@ -103,6 +140,25 @@ def _same(row: Row, doc: Doc) -> bool:
     )
 
 
+def _resolve(row: Row, doc: Doc, index: int, found: list[Contradiction]) -> Doc:
+    """The Doc as it applies to a live row: kept description fields filled in, and, when the
+    row's bytes are stored here and the Doc names no other stored bytes, those bytes kept."""
+    fill: dict[str, Any] = {}
+    for name in doc.keep:
+        if getattr(doc, name) is None:
+            fill[name] = getattr(row, name)
+    key = row.content_key
+    if key is not None and doc.content_key in (None, key):
+        for name in FIXITY:
+            given, stored = getattr(doc, name), getattr(row, name)
+            if given is not None and given != stored:
+                found.append(Contradiction(index, name, f"{name} {given} contradicts the bytes "
+                                           f"stored for this URI ({name} {stored})"))
+        fill.update(content_key=key, length=row.length, md5=row.md5, sha1=row.sha1,
+                    sha256=row.sha256, type=doc.type or row.type)
+    return replace(doc, **fill) if fill else doc
+
+
 def _apply(row: Row, doc: Doc) -> None:
     row.content_key, row.length, row.type = doc.content_key, doc.length, doc.type
     row.md5, row.sha1, row.sha256 = doc.md5, doc.sha1, doc.sha256
@@ -113,10 +169,13 @@ def _apply(row: Row, doc: Doc) -> None:
 
 
 def plan_batch(current: dict[str, Row], docs: list[Doc]) -> Plan:
-    """Fold `docs` over `current` (keyed by URI) in order; return the changes to append."""
+    """Fold `docs` over `current` (keyed by URI) in order; return the changes to append.
+
+    Raises Contradicts, naming every document that contradicts its URI's stored bytes."""
     rows = current
     changes: list[Change] = []
     unchanged = 0
+    found: list[Contradiction] = []
 
     def emit(row: Row, change: ChangeType, collection: str) -> None:
         row.last_change = len(changes)
@@ -124,8 +183,11 @@ def plan_batch(current: dict[str, Row], docs: list[Doc]) -> Plan:
         snap = Snapshot(row.content_key, row.length, row.type, row.md5, row.sha1, row.sha256)
         changes.append(Change(row.uri, collection, change, row.lastmod, snap))
 
-    for doc in docs:
+    for index, doc in enumerate(docs):
         row = rows.get(doc.uri)
+        if (row is not None and not row.deleted and not doc.deleted
+                and (row.content_key is not None or doc.keep)):
+            doc = _resolve(row, doc, index, found)
         if doc.deleted:
             if row is None or row.deleted:
                 unchanged += 1
@@ -159,4 +221,6 @@ def plan_batch(current: dict[str, Row], docs: list[Doc]) -> Plan:
             continue
         _apply(row, doc)
         emit(row, "updated", doc.collection)
+    if found:
+        raise Contradicts(found)
     return Plan(rows=rows, changes=changes, unchanged=unchanged)

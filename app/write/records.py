@@ -24,13 +24,14 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from sitemaps.names import COLLECTION_PATTERN
 
-__all__ = ["FieldError", "InvalidBatch", "Record", "parse_batch", "bare_media_type",
-           "metadata_lists"]
+__all__ = ["FieldError", "InvalidBatch", "Record", "Description", "parse_batch",
+           "parse_description", "bare_media_type", "metadata_lists"]
 
 DC_ELEMENTS = (
     "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
@@ -69,7 +70,9 @@ MediaType = Annotated[
     ),
 ]
 DcValue = Annotated[str, StringConstraints(max_length=65_536, pattern=_CLEAN)]
-_FUTURE_SECONDS = 86_400  # lastmod may be at most a day ahead (clock skew)
+# How far ahead of this server's clock a lastmod may be (client clocks drift). The API passes
+# HEADWATER_LASTMOD_SKEW as validation context; other callers get this default.
+DEFAULT_LASTMOD_SKEW = 300.0
 
 
 class Link(BaseModel):
@@ -77,6 +80,13 @@ class Link(BaseModel):
     rel: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=_CLEAN)]
     href: HttpUri
     type: MediaType | None = None
+
+
+Metadata = dict[DcName, DcValue | list[DcValue]]
+Links = Annotated[list[Link], Field(max_length=1000)]
+OaiIdentifier = Annotated[
+    str, StringConstraints(max_length=1024, pattern=rf"^[A-Za-z][A-Za-z0-9+.-]*:[^\s{_CTL}]+$")
+]
 
 
 class Record(BaseModel):
@@ -93,18 +103,38 @@ class Record(BaseModel):
     sha256: Hex64 | None = None
     lastmod: AwareDatetime | None = None
     deleted: StrictBool = False
-    metadata: dict[DcName, DcValue | list[DcValue]] | None = None
-    links: Annotated[list[Link], Field(max_length=1000)] | None = None
-    oai_identifier: Annotated[
-        str, StringConstraints(max_length=1024, pattern=rf"^[A-Za-z][A-Za-z0-9+.-]*:[^\s{_CTL}]+$")
-    ] | None = None
+    metadata: Metadata | None = None
+    links: Links | None = None
+    oai_identifier: OaiIdentifier | None = None
 
     @field_validator("lastmod")
     @classmethod
-    def _not_far_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.timestamp() > time.time() + _FUTURE_SECONDS:
-            raise ValueError("lastmod is more than a day in the future")
+    def _not_future(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        # A lastmod ahead of the clock would, once published, make a destination that keeps
+        # the newest lastmod it saw skip every later change (docs/resourcesync.md). Within
+        # the skew it is accepted and published capped at its change's datetime
+        # (app/write/changeset.py).
+        if value is None:
+            return value
+        context = info.context or {}
+        skew = context.get("lastmod_skew", DEFAULT_LASTMOD_SKEW)
+        now = context.get("now", time.time())
+        if value.timestamp() > now + skew:
+            raise ValueError(
+                f"lastmod is later than the server's clock by more than {skew:g} s "
+                "(HEADWATER_LASTMOD_SKEW)")
         return value
+
+
+class Description(BaseModel):
+    """What an upload may say about its bytes at once (the `Headwater-Description` header):
+    the record keys that describe a resource rather than its bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metadata: Metadata | None = None
+    links: Links | None = None
+    oai_identifier: OaiIdentifier | None = None
 
 
 def metadata_lists(value: Mapping[Any, str | list[str]] | None) -> dict[str, list[str]] | None:
@@ -163,8 +193,12 @@ def _field_errors(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> l
     return out
 
 
-def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
-    """Parse and validate a whole batch, or raise InvalidBatch naming every bad field."""
+def parse_batch(body: bytes, *, ndjson: bool, max_records: int,
+                lastmod_skew: float = DEFAULT_LASTMOD_SKEW) -> list[Record]:
+    """Parse and validate a whole batch, or raise InvalidBatch naming every bad field.
+
+    `lastmod_skew`: seconds a lastmod may be ahead of this server's clock."""
+    context = {"lastmod_skew": lastmod_skew, "now": time.time()}
     if ndjson:
         items: list[Any] = []
         errors = []
@@ -183,7 +217,7 @@ def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
         records = []
         for index, item in enumerate(items):
             try:
-                records.append(_record.validate_python(item))
+                records.append(_record.validate_python(item, context=context))
             except ValidationError as exc:
                 errors.extend(_field_errors(exc, (index,)))
                 if len(errors) >= _MAX_REPORTED:
@@ -201,9 +235,31 @@ def parse_batch(body: bytes, *, ndjson: bool, max_records: int) -> list[Record]:
     if len(data) > max_records:
         raise InvalidBatch(f"more than {max_records} records in one request", [])
     try:
-        return _records.validate_python(data)
+        return _records.validate_python(data, context=context)
     except ValidationError as exc:
         raise InvalidBatch("invalid records", _field_errors(exc)) from None
+
+
+def parse_description(value: str) -> tuple[Description, frozenset[str]]:
+    """A `Headwater-Description` header value (a JSON object) → the description and the keys
+    it gives (a key given as null clears that field; a key left out is kept). HTTP header
+    values arrive as latin-1: UTF-8 sent raw is decoded back; JSON escapes work either way."""
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = value.encode()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidBatch("malformed JSON", [FieldError("", str(exc))]) from None
+    if not isinstance(data, dict):
+        raise InvalidBatch("the description must be a JSON object",
+                           [FieldError("", "not an object")])
+    try:
+        found = Description.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidBatch("invalid description", _field_errors(exc)) from None
+    return found, frozenset(found.model_fields_set)
 
 
 def bare_media_type(value: str | None) -> str | None:

@@ -17,7 +17,7 @@ import asyncpg
 from app.db.locks import APPEND_LOCK
 from app.db.queries import load_queries
 from app.metrics import INGESTED
-from app.write.changeset import Doc, Plan, Row, plan_batch
+from app.write.changeset import Doc, Plan, Row, plan_batch, published_lastmod
 from sitemaps.names import ancestors
 
 __all__ = ["WriteResult", "write_batch", "seal_stale_pages"]
@@ -72,7 +72,9 @@ async def write_batch(
     page_size: int,
     seal_after: timedelta,
 ) -> WriteResult:
-    """Apply `docs` in order, in one transaction; return what was appended."""
+    """Apply `docs` in order, in one transaction; return what was appended.
+
+    Raises `changeset.Contradicts` (nothing written) when a doc contradicts stored bytes."""
     if not docs:
         return WriteResult(0, 0, 0)
     async with conn.transaction():
@@ -142,8 +144,8 @@ async def _append(
         when = stamps[row.last_change]
         values = (
             row.id, row.uri, s.id, ord_, row.content_key, row.length, row.type, row.md5,
-            row.sha1, row.sha256, row.lastmod or when, row.deleted, row.metadata, row.links,
-            row.oai_identifier, first + row.last_change, when,
+            row.sha1, row.sha256, published_lastmod(row.lastmod, when), row.deleted,
+            row.metadata, row.links, row.oai_identifier, first + row.last_change, when,
         )
         if row.uri in is_new:
             new_rows.append(values)
@@ -164,7 +166,8 @@ async def _append(
         snap, when, position = change.snapshot, stamps[i], first + i
         log_rows.append((
             position, ids_by_uri[change.uri], sets[change.collection].id, change.change, when,
-            change.uri, None if change.change == "deleted" else (change.lastmod or when),
+            change.uri,
+            None if change.change == "deleted" else published_lastmod(change.lastmod, when),
             *snap,
         ))
         chain = lineage.get(change.collection)

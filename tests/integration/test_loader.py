@@ -14,8 +14,11 @@ from pathlib import Path
 
 import orjson
 
+from app.store.content import ContentStore
+from app.write.changeset import Doc
 from app.write.loader.results import Limits, interpret
 from app.write.loader.run import checkpoint_path, load_files
+from app.write.writer import write_batch
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "tests" / "data" / "sample-ingest.jsonl"
@@ -71,6 +74,31 @@ async def test_bad_lines_are_rejected_with_line_numbers(db, data_dir, tmp_path):
     assert [(line, reason.split(":")[0]) for _, line, reason in s.rejected] == [
         (2, "malformed JSON"), (3, "md5"), (4, "a line must hold a JSON object")]
     assert s.loaded == 1
+
+
+async def test_a_line_contradicting_stored_bytes_is_rejected_not_the_load(db, data_dir,
+                                                                          tmp_path):
+    store = ContentStore(data_dir / "content")
+
+    async def chunks():
+        yield b"%PDF stored here"
+
+    stored = await store.put_stream(chunks(), max_bytes=1 << 20)
+    ours = "http://127.0.0.1:8000/content/demo/stored.pdf"
+    await write_batch(db, [Doc(uri=ours, collection="demo", content_key=stored.key,
+                               length=stored.length, md5=stored.md5, sha1=stored.sha1,
+                               sha256=stored.sha256)],
+                      page_size=1000, seal_after=timedelta(hours=24))
+    good = orjson.loads(SAMPLE.read_bytes().splitlines()[0])
+    clash = orjson.loads(SAMPLE.read_bytes().splitlines()[0])
+    clash["terminal"]["terminal_url"] = ours  # other bytes than the ones stored for it
+    f = tmp_path / "clash.jsonl"
+    f.write_bytes(orjson.dumps(good) + b"\n" + orjson.dumps(clash) + b"\n")
+    s = await load(db, data_dir, [f])
+    assert [(line, why.split(" ", 1)[0]) for _, line, why in s.rejected] == [(2, "length")]
+    assert s.loaded == 1 and s.changed == 1
+    row = await db.fetchrow("SELECT content_key, md5 FROM resources WHERE uri = $1", ours)
+    assert tuple(row) == (stored.key, stored.md5)
 
 
 def test_interpret_single_file_prefers_terminal_url():

@@ -161,18 +161,39 @@ async def test_change_list_pages_seal_and_the_open_page_grows(client, auth, sett
 
 
 async def test_quiet_pages_seal_by_age(client, auth, db):
+    """A quiet collection's page seals by age; the top-level changelist.xml never carries
+    `until` (ResourceSync 1.1 §12.1): it becomes the index, and the sealed page keeps its URL."""
     await _ingest(client, auth, records(3, collection="q"))
     one = validate((await _xml(client, f"{B}/resourcesync/q/changelist.xml")).content)
-    assert "until" not in top_md(one)
+    assert one.tag == f"{{{NS['sm']}}}urlset" and "until" not in top_md(one)
+    assert "index" not in links(one)
     assert await seal_stale_pages(db, page_size=PAGE_SIZE, seal_after=timedelta(0)) == ["q"]
     closed = validate((await _xml(client, f"{B}/resourcesync/q/changelist.xml")).content)
-    assert top_md(closed)["until"] == closed.findall("sm:url/rs:md", NS)[-1].get("datetime")
+    assert closed.tag == f"{{{NS['sm']}}}sitemapindex" and "until" not in top_md(closed)
+    [child] = closed.findall("sm:sitemap", NS)
+    assert child.findtext("sm:loc", namespaces=NS) == f"{B}/resourcesync/q/changelist/0.xml"
+    page0 = await _xml(client, f"{B}/resourcesync/q/changelist/0.xml")
+    sealed = validate(page0.content)
+    assert top_md(sealed)["until"] == child.find("rs:md", NS).get("until") \
+        == sealed.findall("sm:url/rs:md", NS)[-1].get("datetime")
+    assert page0.headers["cache-control"] == "public, max-age=31536000, immutable"
     await _ingest(client, auth, records(2, collection="q", start=10))
     index = validate((await _xml(client, f"{B}/resourcesync/q/changelist.xml")).content)
+    assert "until" not in top_md(index)
     mds = [c.find("rs:md", NS).attrib for c in index.findall("sm:sitemap", NS)]
     assert len(mds) == 2 and mds[0]["until"] == mds[1]["from"] and "until" not in mds[1]
+    assert (await _xml(client, f"{B}/resourcesync/q/changelist/0.xml")).content == page0.content
     page1 = validate((await _xml(client, f"{B}/resourcesync/q/changelist/1.xml")).content)
     assert len(page1.findall("sm:url", NS)) == 2
+
+
+async def test_a_full_single_page_is_served_as_an_index(client, auth):
+    """A first page sealed by size, with nothing after it: still no `until` at the top."""
+    await _ingest(client, auth, records(PAGE_SIZE, collection="full"))
+    top = validate((await _xml(client, f"{B}/resourcesync/full/changelist.xml")).content)
+    assert top.tag == f"{{{NS['sm']}}}sitemapindex" and "until" not in top_md(top)
+    assert locs(top) == [f"{B}/resourcesync/full/changelist/0.xml"]
+    assert "until" in top.find("sm:sitemap/rs:md", NS).attrib
 
 
 async def test_oversized_parts_are_cut_by_bytes(client, auth, monkeypatch):

@@ -33,8 +33,10 @@ async def test_background_sealer_closes_quiet_pages(database_url, data_dir):
             assert r.status_code == 200
             for _ in range(50):
                 await asyncio.sleep(0.2)
-                body = (await c.get("/resourcesync/quiet/changelist.xml")).content
-                if "until" in top_md(validate(body)):
+                top = validate((await c.get("/resourcesync/quiet/changelist.xml")).content)
+                assert "until" not in top_md(top)  # the top-level document never closes
+                if top.tag == f"{{{NS['sm']}}}sitemapindex":
+                    assert "until" in top.find("sm:sitemap/rs:md", NS).attrib
                     break
             else:
                 raise AssertionError("the open page was never sealed")

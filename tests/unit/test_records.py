@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from app.write.records import InvalidBatch, bare_media_type, metadata_lists, parse_batch
+from app.write.records import (
+    InvalidBatch,
+    bare_media_type,
+    metadata_lists,
+    parse_batch,
+    parse_description,
+)
 
 GOOD = {"uri": "https://example.org/a", "collection": "vc:a"}
 
@@ -71,6 +77,36 @@ def test_missing_required_field():
 def test_far_future_lastmod_is_refused():
     when = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     assert "/0/lastmod" in [p for p, _ in errors_of(orjson.dumps([{**GOOD, "lastmod": when}]))]
+
+
+def test_a_lastmod_ahead_by_more_than_the_skew_is_refused():
+    ahead = orjson.dumps([GOOD, {**GOOD, "lastmod": (datetime.now(UTC) + timedelta(hours=12))
+                                 .isoformat()}])
+    with pytest.raises(InvalidBatch) as info:
+        parse_batch(ahead, ndjson=False, max_records=10, lastmod_skew=300)
+    [err] = info.value.errors
+    assert err.pointer == "/1/lastmod" and "HEADWATER_LASTMOD_SKEW" in err.detail
+    minute = orjson.dumps([{**GOOD, "lastmod": (datetime.now(UTC) + timedelta(seconds=60))
+                            .isoformat()}])
+    assert parse_batch(minute, ndjson=False, max_records=10, lastmod_skew=300)
+    with pytest.raises(InvalidBatch):
+        parse_batch(minute, ndjson=False, max_records=10, lastmod_skew=0)
+    with pytest.raises(InvalidBatch) as info:  # NDJSON too
+        parse_batch(orjson.dumps(orjson.loads(minute)[0]), ndjson=True, max_records=10,
+                    lastmod_skew=0)
+    assert [e.pointer for e in info.value.errors] == ["/0/lastmod"]
+
+
+def test_an_upload_description_names_what_it_gives():
+    found, given = parse_description('{"metadata": {"title": "T"}, "oai_identifier": null}')
+    assert found.metadata == {"title": "T"} and given == {"metadata", "oai_identifier"}
+    utf8 = '{"metadata": {"title": "Ünïcode"}}'.encode().decode("latin-1")  # as a header
+    assert parse_description(utf8)[0].metadata == {"title": "Ünïcode"}
+    with pytest.raises(InvalidBatch) as info:
+        parse_description('{"metadata": {"titel": "T"}, "md5": "x"}')
+    assert [e.pointer for e in info.value.errors] == ["/metadata/titel", "/md5"]
+    with pytest.raises(InvalidBatch):
+        parse_description("[1]")
 
 
 def test_malformed_json():

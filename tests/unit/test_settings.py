@@ -12,6 +12,7 @@ def test_defaults(monkeypatch):
     assert s.base_url == "http://127.0.0.1:8000"
     assert s.page_size == 50_000
     assert s.seal_after == timedelta(hours=24)
+    assert s.lastmod_skew == timedelta(minutes=5)
     assert s.oai_repository_id == "headwater.local"
     assert s.admin_email == "admin@headwater.local"
 
@@ -21,7 +22,9 @@ def test_environment(monkeypatch):
     monkeypatch.setenv("HEADWATER_WRITE_TOKENS", "a, b,,c")
     monkeypatch.setenv("HEADWATER_HUB_URL", "http://127.0.0.1:9/hub")
     monkeypatch.setenv("HEADWATER_SEAL_AFTER", "90m")
+    monkeypatch.setenv("HEADWATER_LASTMOD_SKEW", "30s")
     s = load_settings()
+    assert s.lastmod_skew == timedelta(seconds=30)
     assert s.base_url == "http://127.0.0.1:8123"
     assert s.write_tokens == ["a", "b", "c"]
     assert s.hub_url == ["http://127.0.0.1:9/hub"]
@@ -50,6 +53,7 @@ def test_base_url_with_prefix_and_dotted_host():
         ("HEADWATER_PAGE_SIZE", "60000"),
         ("HEADWATER_BASE_URL", "http://0.0.0.0:8000"),
         ("HEADWATER_SEAL_AFTER", "soon"),
+        ("HEADWATER_LASTMOD_SKEW", "a bit"),
         ("HEADWATER_HUB_MODE", "carrier-pigeon"),
         ("HEADWATER_HUB_URL", "not-a-url"),
     ],

@@ -94,6 +94,13 @@ def test_change_page_arithmetic():
     assert paging.sealed_pages(3500, n) == 3
 
 
+def test_top_level_changelist_is_the_index_once_page_zero_seals():
+    n = 1000
+    assert not paging.changelist_is_index(0, n) and not paging.changelist_is_index(999, n)
+    # full, or moved to the boundary by age: one sealed page is already served as an index
+    assert paging.changelist_is_index(1000, n) and paging.changelist_is_index(1001, n)
+
+
 def test_sitemaps_package_does_no_io():
     """import-linter's contract (pyproject.toml): sitemaps/ imports no driver, HTTP or app."""
     linter = Path(sys.executable).with_name("lint-imports")

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from app.store.content import ContentStore
 from app.store.files import write_atomic
-from app.write.changeset import Doc
+from app.write.changeset import Contradicts, Doc
 from app.write.loader.results import Limits, interpret
 from app.write.record_docs import doc_from_record
 from app.write.records import Record
@@ -96,20 +96,35 @@ async def load_files(
         if checkpoint and resume and checkpoint.is_file():
             done_to = int(checkpoint.read_text() or 0)
         batch: list[Doc] = []
+        batch_lines: list[int] = []  # the input line of each doc in `batch`
         lines_in_batch = 0
         last_line = 0
 
-        async def flush(checkpoint: Path | None, last_line: int) -> None:
-            nonlocal batch, lines_in_batch
-            if batch:
-                result = await write_batch(conn, batch, page_size=page_size, seal_after=seal_after)
+        async def flush(checkpoint: Path | None, last_line: int, source: str = name) -> None:
+            nonlocal batch, batch_lines, lines_in_batch
+            while batch:
+                try:
+                    result = await write_batch(conn, batch, page_size=page_size,
+                                               seal_after=seal_after)
+                except Contradicts as exc:
+                    # a line that contradicts bytes stored here is rejected, not the load
+                    bad: dict[int, str] = {}
+                    for found in exc.found:
+                        bad.setdefault(batch_lines[found.index], found.detail)
+                    summary.rejected.extend((source, line, why) for line, why in bad.items())
+                    lines_in_batch -= len(bad)
+                    kept = [i for i, line in enumerate(batch_lines) if line not in bad]
+                    batch = [batch[i] for i in kept]
+                    batch_lines = [batch_lines[i] for i in kept]
+                    continue
                 summary.changed += result.changed
                 summary.unchanged += result.unchanged
                 summary.resources += len(batch)
+                break
             summary.loaded += lines_in_batch
             if checkpoint:
                 _write_checkpoint(checkpoint, last_line)
-            batch, lines_in_batch = [], 0
+            batch, batch_lines, lines_in_batch = [], [], 0
 
         try:
             for number, line in _records(stream):
@@ -138,6 +153,7 @@ async def load_files(
                     summary.rejected.append((name, number, f"{where}: {err['msg']}"))
                     continue
                 batch.extend(docs)
+                batch_lines.extend([number] * len(docs))
                 lines_in_batch += 1
                 if len(batch) >= batch_size:
                     await flush(checkpoint, last_line)
