@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from notifier.config import NotifierConfig, Tuning
+from notifier import NotifierConfig, Tuning
 
 __all__ = ["Settings", "SettingsError", "load_settings", "parse_duration"]
 
