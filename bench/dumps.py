@@ -37,6 +37,7 @@ from app.db.connect import connect  # noqa: E402
 from app.db.embedded import start_embedded  # noqa: E402
 from app.write.changeset import Doc  # noqa: E402
 from app.write.writer import write_batch  # noqa: E402
+from sitemaps.fixity import Fixity  # noqa: E402
 
 BASE = "http://127.0.0.1:8000"
 PAGE = 50_000
@@ -65,7 +66,7 @@ async def record(dsn: str, files: list[tuple[str, int, str]]) -> None:
     try:
         await migrate.upgrade(conn, page_size=PAGE)
         docs = [Doc(uri=f"{BASE}/content/bench/f{i}.bin", collection="bench", content_key=key,
-                    length=n, type="application/octet-stream", md5=md5, sha256=key)
+                    fixity=Fixity(n, "application/octet-stream", md5=md5, sha256=key))
                 for i, (key, n, md5) in enumerate(files)]
         for lo in range(0, len(docs), 5_000):
             await write_batch(conn, docs[lo:lo + 5_000], page_size=PAGE,

@@ -42,6 +42,7 @@ from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
 from app.write.changeset import Doc  # noqa: E402
 from app.write.writer import write_batch  # noqa: E402
+from sitemaps.fixity import Fixity  # noqa: E402
 
 TOKEN = "bench-token-" + "x" * 24
 COLLECTIONS = ("bench:a", "bench:b", "bench:c:deep", "other")
@@ -66,11 +67,9 @@ def record(run: str, i: int) -> dict[str, object]:
 
 def doc(rec: dict[str, object]) -> Doc:
     meta = {k: (v if isinstance(v, list) else [v]) for k, v in rec["metadata"].items()}  # type: ignore[union-attr]
-    return Doc(
-        uri=rec["uri"], collection=rec["collection"], length=rec["length"],  # type: ignore[arg-type]
-        type=rec["type"], md5=rec["md5"], sha1=rec["sha1"], sha256=rec["sha256"],  # type: ignore[arg-type]
-        lastmod=LASTMOD, metadata=meta,
-    )
+    fixity = Fixity(*(rec[k] for k in ("length", "type", "md5", "sha1", "sha256")))  # type: ignore[arg-type]
+    return Doc(uri=rec["uri"], collection=rec["collection"],  # type: ignore[arg-type]
+               lastmod=LASTMOD, metadata=meta, fixity=fixity)
 
 
 def with_db(url: str, name: str) -> str:

@@ -44,6 +44,7 @@ from app.db import migrate  # noqa: E402
 from app.db.connect import connect  # noqa: E402
 from app.write.changeset import Doc  # noqa: E402
 from app.write.writer import write_batch  # noqa: E402
+from sitemaps.fixity import Fixity  # noqa: E402
 
 PAGE_SIZE = 50_000
 BASE = "http://127.0.0.1:8000"
@@ -153,7 +154,7 @@ async def steady_writes(url: str, rate: int, seconds: float, per_commit: int,
             if delay > 0:
                 await asyncio.sleep(delay)
             docs = [Doc(uri=f"https://example.org/{tag}/{sent + i}", collection="bench:a",
-                        length=sent + i, type="application/pdf", md5="0" * 32)
+                        fixity=Fixity(sent + i, "application/pdf", md5="0" * 32))
                     for i in range(per_commit)]
             await write_batch(conn, docs, page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
             sent += per_commit
@@ -214,9 +215,9 @@ async def make_backlog(url: str, count: int) -> int:
     """`count` 'updated' changes over 1,000 resources, appended by SQL in one transaction."""
     conn = await connect(url)
     try:
-        await write_batch(conn, [Doc(uri=f"https://example.org/backlog/{i}",
-                                     collection="bench:b", length=i, md5="1" * 32,
-                                     type="application/pdf") for i in range(1000)],
+        await write_batch(conn, [Doc(uri=f"https://example.org/backlog/{i}", collection="bench:b",
+                                     fixity=Fixity(i, "application/pdf", md5="1" * 32))
+                                 for i in range(1000)],
                           page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
         async with conn.transaction():
             h = await conn.fetchrow("SELECT position, datetime FROM log_head")

@@ -5,11 +5,13 @@ and the Change List describe a change with the same text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sitemaps.entries import ChangeRow, change_url
+from sitemaps.fixity import NO_FIXITY, Fixity
 from sitemaps.format import URLSET_CLOSE, urlset_open
 from sitemaps.names import ancestors
 
@@ -32,12 +34,15 @@ class Change:
     change: str
     datetime: Timestamp
     lastmod: Timestamp | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    length: int | None = None
-    type: str | None = None
+    fixity: Fixity = NO_FIXITY
     xml: str | None = None  # the entry as PostgreSQL pre-rendered it (`changes.url_xml`)
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> Change:
+        """From a row of the change log queries (`notifier/sql/notifier.sql`)."""
+        return cls(r["position"], r["collection"], r["uri"], r["change"], r["datetime"],
+                   r["lastmod"], Fixity(r["length"], r["type"], r["md5"], r["sha1"],
+                                        r["sha256"]), r["xml"])
 
 
 def group_by_channel(changes: Iterable[Change]) -> dict[str, list[Change]]:
@@ -61,10 +66,8 @@ def change_entry(change: Change) -> str:
     formatting dominates a batch's cost otherwise)."""
     if change.xml is not None:
         return change.xml
-    return change_url(ChangeRow(
-        change.uri, change.change, change.datetime, change.lastmod, change.md5, change.sha1,
-        change.sha256, change.length, change.type,
-    ))
+    return change_url(ChangeRow(change.uri, change.change, change.datetime, change.lastmod,
+                                change.fixity))
 
 
 def notification(*, up: str, from_: datetime, until: datetime,

@@ -121,7 +121,7 @@ class HubWorker:
     async def _fetch(self, conn: asyncpg.Connection, cursor: int,
                      limit: int | None = None) -> list[Change]:
         records = await conn.fetch(Q["changes_after"], cursor, limit or self.tuning.batch)
-        return [Change(*r) for r in records]
+        return [Change.from_row(r) for r in records]
 
     async def _deliver(self, lease: Lease, rows: list[Change]) -> None:
         """Send the batch, one notification per channel (channels at once: they are

@@ -40,12 +40,6 @@ async def first_seq_after(probe: Probe, position: int, end: int) -> int:
     return found[0] if found and found[1] > position else end
 
 
-def _change(r: asyncpg.Record) -> Change:
-    return Change(r["position"], r["collection"], r["uri"], r["change"], r["datetime"],
-                  r["lastmod"], r["md5"], r["sha1"], r["sha256"], r["length"], r["type"],
-                  r["xml"])
-
-
 async def topic_body(conn: asyncpg.Connection, *, base: str, name: str, set_id: int,
                      created_at: datetime, end: int, acked: int, window: int,
                      limit: int) -> bytes:
@@ -59,9 +53,10 @@ async def topic_body(conn: asyncpg.Connection, *, base: str, name: str, set_id: 
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         start = await first_seq_after(probe, acked, end)
         # one more than the window: the change before the first entry gives `from`
-        before = [_change(r) for r in await conn.fetch(Q["topic_before"], set_id, start,
-                                                       window + 1)]
-        fresh = [_change(r) for r in await conn.fetch(Q["topic_from"], set_id, start, limit)]
+        before = [Change.from_row(r) for r in
+                  await conn.fetch(Q["topic_before"], set_id, start, window + 1)]
+        fresh = [Change.from_row(r) for r in
+                 await conn.fetch(Q["topic_from"], set_id, start, limit)]
     before.reverse()
     shown = before[1:] if len(before) > window else before
     entries = shown + fresh

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sitemaps.format import esc, hash_value, url_entry, w3c
+from sitemaps.fixity import NO_FIXITY, Fixity
+from sitemaps.format import esc, url_entry, w3c
 
 # a field named `datetime` (the spec's attribute) needs another name for its type
 Timestamp = datetime
@@ -26,11 +27,7 @@ _LINK_ATTRS = ("rel", "href", "type")
 class ResourceRow:
     uri: str
     lastmod: Timestamp | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    length: int | None = None
-    type: str | None = None
+    fixity: Fixity = NO_FIXITY
     links: Sequence[Mapping[str, Any]] = field(default=())
 
 
@@ -40,16 +37,7 @@ class ChangeRow:
     change: str
     datetime: Timestamp
     lastmod: Timestamp | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    length: int | None = None
-    type: str | None = None
-
-
-def _md(**attrs: Any) -> dict[str, Any] | None:
-    kept = {k: v for k, v in attrs.items() if v is not None}
-    return kept or None
+    fixity: Fixity = NO_FIXITY
 
 
 def _links(links: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
@@ -59,17 +47,15 @@ def _links(links: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
 
 def resource_url(row: ResourceRow) -> str:
     """A Resource List entry: loc, lastmod, `rs:md` (hash, length, type), `rs:ln`s."""
-    md = _md(hash=hash_value(row.md5, row.sha1, row.sha256), length=row.length, type=row.type)
-    return url_entry(row.uri, lastmod=row.lastmod, md=md, links=_links(row.links))
+    return url_entry(row.uri, lastmod=row.lastmod, md=row.fixity.md() or None,
+                     links=_links(row.links))
 
 
 def change_url(row: ChangeRow) -> str:
     """A Change List entry: `change` and `datetime` always; lastmod and fixity unless deleted."""
     if row.change == "deleted":
         return url_entry(row.uri, md={"change": row.change, "datetime": row.datetime})
-    md = {"change": row.change, "datetime": row.datetime}
-    md.update(_md(hash=hash_value(row.md5, row.sha1, row.sha256), length=row.length,
-                  type=row.type) or {})
+    md = {"change": row.change, "datetime": row.datetime, **row.fixity.md()}
     return url_entry(row.uri, lastmod=row.lastmod, md=md)
 
 

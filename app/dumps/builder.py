@@ -45,6 +45,7 @@ from app.settings import Settings
 from app.store.content import ContentStore
 from app.store.files import durable_rename
 from sitemaps import urls
+from sitemaps.fixity import Fixity
 
 __all__ = ["DumpError", "Progress", "BuildResult", "Builder", "dumps_root",
            "collection_folder"]
@@ -347,12 +348,11 @@ class Builder:
         if item.change is None:
             assert m is not None and item.path is not None and item.key is not None
             return mf.resource_manifest_entry(mf.FileEntry(
-                item.loc, item.lastmod, item.type, item.path, m.length, None, item.key))
+                item.loc, item.lastmod, item.path, Fixity(m.length, item.type, sha256=item.key)))
         return mf.change_manifest_entry(mf.ChangeEntry(
             item.loc, item.change, item.datetime,  # type: ignore[arg-type]
-            lastmod=item.lastmod, type=item.type, path=item.path,
-            length=m.length if m else None, md5=None,
-            sha256=item.key if m else None))
+            lastmod=item.lastmod, path=item.path,
+            fixity=Fixity(m.length, item.type, sha256=item.key) if m else Fixity(type=item.type)))
 
     async def _pack(self, cid: int, chunks: AsyncIterator[list[_Item]],
                     head: Callable[[datetime | None, datetime | None], str],

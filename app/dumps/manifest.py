@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sitemaps.fixity import NO_FIXITY, Fixity
 from sitemaps.format import (
     SITEMAPINDEX_CLOSE,
     URLSET_CLOSE,
@@ -48,11 +49,8 @@ class FileEntry:
 
     loc: str
     lastmod: Timestamp | None
-    type: str | None
     path: str
-    length: int
-    md5: str | None
-    sha256: str
+    fixity: Fixity
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,8 @@ class ChangeEntry:
     change: str
     datetime: Timestamp
     lastmod: Timestamp | None = None
-    type: str | None = None
     path: str | None = None
-    length: int | None = None
-    md5: str | None = None
-    sha256: str | None = None
+    fixity: Fixity = NO_FIXITY
 
 
 @dataclass(frozen=True)
@@ -101,10 +96,7 @@ def changedump_manifest_head(*, from_: datetime, until: datetime, up: str) -> st
 
 
 def resource_manifest_entry(e: FileEntry) -> str:
-    return url_entry(e.loc, lastmod=e.lastmod, md={
-        "hash": hash_value(md5=e.md5, sha256=e.sha256), "length": e.length,
-        "type": e.type, "path": e.path,
-    })
+    return url_entry(e.loc, lastmod=e.lastmod, md={**e.fixity.md(), "path": e.path})
 
 
 def change_manifest_entry(e: ChangeEntry) -> str:
@@ -112,10 +104,7 @@ def change_manifest_entry(e: ChangeEntry) -> str:
         # a deletion (no bytes): change and datetime only, as the spec's examples show
         return url_entry(e.loc, md={"change": e.change, "datetime": e.datetime})
     return url_entry(e.loc, lastmod=e.lastmod, md={
-        "change": e.change, "datetime": e.datetime,
-        "hash": hash_value(md5=e.md5, sha256=e.sha256), "length": e.length,
-        "type": e.type, "path": e.path,
-    })
+        "change": e.change, "datetime": e.datetime, **e.fixity.md(), "path": e.path})
 
 
 def resourcedump_head(*, at: datetime, completed: datetime | None, up: str,

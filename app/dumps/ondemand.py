@@ -26,6 +26,7 @@ from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import ContentStore
 from sitemaps import urls
+from sitemaps.fixity import Fixity
 
 __all__ = ["MAX_FILES", "UrisRequest", "WindowRequest", "parse_request", "Prepared", "prepare"]
 
@@ -207,13 +208,12 @@ async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
         if r.change is None:
             assert m is not None and r.path and r.key
             parts.append(mf.resource_manifest_entry(mf.FileEntry(
-                r.loc, r.lastmod, r.type, r.path, m.length, None, r.key)))
+                r.loc, r.lastmod, r.path, Fixity(m.length, r.type, sha256=r.key))))
         else:
             parts.append(mf.change_manifest_entry(mf.ChangeEntry(
                 r.loc, r.change, r.datetime,  # type: ignore[arg-type]
-                lastmod=r.lastmod, type=r.type, path=r.path if m else None,
-                length=m.length if m else None, md5=None,
-                sha256=r.key if m else None)))
+                lastmod=r.lastmod, path=r.path if m else None,
+                fixity=Fixity(m.length, r.type, sha256=r.key) if m else Fixity(type=r.type))))
         if m is not None and r.path is not None and r.key is not None:
             members.append(Member(r.path[1:], store.path_for(r.key), m.length, m.crc32,
                                   r.lastmod))

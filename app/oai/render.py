@@ -2,7 +2,7 @@
 
 Careful string building rather than a tree: a 500-record page is mostly escaping and dates, and
 joining pre-escaped pieces is several times faster than building elements (docs/benchmarks.md).
-Every value passes `text()`/`attr()`, which escape markup and drop the characters XML 1.0
+Every value passes `esc()`/`esc()`, which escape markup and drop the characters XML 1.0
 forbids. Tests validate each kind of response against OAI-PMH.xsd (and oai_dc.xsd, the sitemaps
 and ResourceSync schemas for the containers).
 """
@@ -16,9 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.oai.arguments import ErrorItem
+from sitemaps.entries import ResourceRow, resource_url
+from sitemaps.fixity import NO_FIXITY, Fixity
+from sitemaps.format import esc
 
 __all__ = [
-    "text", "attr", "datestamp", "w3c", "envelope_start", "envelope_end", "error_response",
+    "datestamp", "envelope_start", "envelope_end", "error_response",
     "identify", "metadata_formats", "sets_list", "header", "record", "oai_dc", "rs_view",
     "resumption_token", "Format", "FORMATS", "Record",
 ]
@@ -28,38 +31,15 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 RS_NS = "http://www.openarchives.org/rs/terms/"
 
-_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
 DC_ELEMENTS = ("title", "creator", "subject", "description", "publisher", "contributor", "date",
                "type", "format", "identifier", "source", "language", "relation", "coverage",
                "rights")
 _DC_TAGS = {e: (f"<dc:{e}>", f"</dc:{e}>") for e in DC_ELEMENTS}
 
 
-def text(value: object) -> str:
-    s = value if isinstance(value, str) else str(value)
-    if _INVALID.search(s):
-        s = _INVALID.sub("", s)
-    if "&" in s or "<" in s or ">" in s:
-        s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return s
-
-
-def attr(value: object) -> str:
-    return text(value).replace('"', "&quot;")
-
-
 def datestamp(value: datetime) -> str:
     """The repository's granularity: seconds, UTC."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def w3c(value: datetime) -> str:
-    """Full precision, as the ResourceSync documents publish lastmod."""
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -83,13 +63,13 @@ def envelope_start(response_date: datetime, base_url: str,
     """XML declaration, root, responseDate and request. `echo=None`: no attributes."""
     attrs = ""
     if echo is not None and verb is not None:
-        attrs = f' verb="{attr(verb)}"' + "".join(f' {k}="{attr(v)}"' for k, v in echo)
+        attrs = f' verb="{esc(verb)}"' + "".join(f' {k}="{esc(v)}"' for k, v in echo)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{OAI_NS} '
         'http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n'
         f"<responseDate>{datestamp(response_date)}</responseDate>\n"
-        f"<request{attrs}>{text(base_url)}</request>\n"
+        f"<request{attrs}>{esc(base_url)}</request>\n"
     )
 
 
@@ -99,7 +79,7 @@ def envelope_end() -> str:
 
 def error_response(response_date: datetime, base_url: str, errors: Iterable[ErrorItem],
                    echo: Sequence[tuple[str, str]] | None, verb: str | None) -> str:
-    body = "".join(f'<error code="{attr(e.code)}">{text(e.message)}</error>\n' for e in errors)
+    body = "".join(f'<error code="{esc(e.code)}">{esc(e.message)}</error>\n' for e in errors)
     return envelope_start(response_date, base_url, echo, verb) + body + envelope_end()
 
 
@@ -110,10 +90,10 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
              repository_id: str, sample_id: str, source_description: str) -> str:
     parts = [
         "<Identify>",
-        f"<repositoryName>{text(name)}</repositoryName>",
-        f"<baseURL>{text(base_url)}</baseURL>",
+        f"<repositoryName>{esc(name)}</repositoryName>",
+        f"<baseURL>{esc(base_url)}</baseURL>",
         "<protocolVersion>2.0</protocolVersion>",
-        f"<adminEmail>{text(admin_email)}</adminEmail>",
+        f"<adminEmail>{esc(admin_email)}</adminEmail>",
         f"<earliestDatestamp>{datestamp(earliest)}</earliestDatestamp>",
         "<deletedRecord>persistent</deletedRecord>",
         "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>",
@@ -124,9 +104,9 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
             f'<description><oai-identifier xmlns="{ns}" xsi:schemaLocation="{ns} '
             'http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
             "<scheme>oai</scheme>"
-            f"<repositoryIdentifier>{text(repository_id)}</repositoryIdentifier>"
+            f"<repositoryIdentifier>{esc(repository_id)}</repositoryIdentifier>"
             "<delimiter>:</delimiter>"
-            f"<sampleIdentifier>{text(sample_id)}</sampleIdentifier>"
+            f"<sampleIdentifier>{esc(sample_id)}</sampleIdentifier>"
             "</oai-identifier></description>"
         )
     # The successor protocol: a ResourceSync-style pointer (sitemaps.org urlset, rs: terms) to
@@ -134,8 +114,8 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
     parts.append(
         f'<description><urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
         f'xsi:schemaLocation="{SITEMAP_NS} http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
-        f'<rs:ln rel="resourcesync" href="{attr(source_description)}"/>'
-        f"<url><loc>{text(source_description)}</loc>"
+        f'<rs:ln rel="resourcesync" href="{esc(source_description)}"/>'
+        f"<url><loc>{esc(source_description)}</loc>"
         '<rs:md capability="description"/></url></urlset></description>'
     )
     parts.append("</Identify>\n")
@@ -144,9 +124,9 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
 
 def metadata_formats(formats: Iterable[Format]) -> str:
     items = "".join(
-        f"<metadataFormat><metadataPrefix>{text(f.prefix)}</metadataPrefix>"
-        f"<schema>{text(f.schema)}</schema>"
-        f"<metadataNamespace>{text(f.namespace)}</metadataNamespace></metadataFormat>\n"
+        f"<metadataFormat><metadataPrefix>{esc(f.prefix)}</metadataPrefix>"
+        f"<schema>{esc(f.schema)}</schema>"
+        f"<metadataNamespace>{esc(f.namespace)}</metadataNamespace></metadataFormat>\n"
         for f in formats
     )
     return f"<ListMetadataFormats>\n{items}</ListMetadataFormats>\n"
@@ -154,7 +134,7 @@ def metadata_formats(formats: Iterable[Format]) -> str:
 
 def sets_list(sets: Iterable[tuple[str, str]], token: str | None) -> str:
     items = "".join(
-        f"<set><setSpec>{text(spec)}</setSpec><setName>{text(name)}</setName></set>\n"
+        f"<set><setSpec>{esc(spec)}</setSpec><setName>{esc(name)}</setName></set>\n"
         for spec, name in sets
     )
     return f"<ListSets>\n{items}{token or ''}</ListSets>\n"
@@ -170,19 +150,15 @@ class Record:
     specs: Sequence[str]
     uri: str
     lastmod: datetime | None = None
-    length: int | None = None
-    type: str | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
+    fixity: Fixity = NO_FIXITY
     metadata: Mapping[str, Any] | None = None
     links: Sequence[Mapping[str, Any]] | None = None
 
 
 def header(rec: Record) -> str:
     status = ' status="deleted"' if rec.deleted else ""
-    specs = "".join(f"<setSpec>{text(s)}</setSpec>" for s in rec.specs)
-    return (f"<header{status}><identifier>{text(rec.identifier)}</identifier>"
+    specs = "".join(f"<setSpec>{esc(s)}</setSpec>" for s in rec.specs)
+    return (f"<header{status}><identifier>{esc(rec.identifier)}</identifier>"
             f"<datestamp>{datestamp(rec.datestamp)}</datestamp>{specs}</header>")
 
 
@@ -209,40 +185,19 @@ def oai_dc(rec: Record) -> str:
         else:
             continue
         open_, close = _DC_TAGS[element]
-        out.extend(open_ + text(v) + close for v in values)
+        out.extend(open_ + esc(v) + close for v in values)
     out.append("</oai_dc:dc>")
     return "".join(out)
 
 
-def _hash(rec: Record) -> str | None:
-    parts = [f"{name}:{value}" for name, value in
-             (("md5", rec.md5), ("sha-1", rec.sha1), ("sha-256", rec.sha256)) if value]
-    return " ".join(parts) or None
-
-
-def _bare(media_type: str | None) -> str | None:
-    return media_type.split(";", 1)[0].strip() or None if media_type else None
-
-
 def rs_view(rec: Record) -> str:
-    """The resource as a Resource List shows it: where to fetch it and how to check it."""
-    out = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
-           f'xsi:schemaLocation="{SITEMAP_NS} '
-           'http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
-           f"<url><loc>{text(rec.uri)}</loc>"]
-    if rec.lastmod is not None:
-        out.append(f"<lastmod>{w3c(rec.lastmod)}</lastmod>")
-    md = [(k, v) for k, v in (("hash", _hash(rec)), ("length", rec.length),
-                              ("type", _bare(rec.type))) if v is not None]
-    if md:
-        out.append("<rs:md" + "".join(f' {k}="{attr(v)}"' for k, v in md) + "/>")
-    for link in rec.links or ():
-        if not isinstance(link, Mapping) or not link.get("rel") or not link.get("href"):
-            continue
-        kind = f' type="{attr(link["type"])}"' if link.get("type") else ""
-        out.append(f'<rs:ln rel="{attr(link["rel"])}" href="{attr(link["href"])}"{kind}/>')
-    out.append("</url></urlset>")
-    return "".join(out)
+    """The resource as a Resource List shows it (the same `<url>` entry, from the same
+    builder): where to fetch it and how to check it."""
+    entry = resource_url(ResourceRow(rec.uri, rec.lastmod, rec.fixity, rec.links or ()))
+    return (f'<urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
+            f'xsi:schemaLocation="{SITEMAP_NS} '
+            'http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
+            f"{entry.rstrip()}</urlset>")
 
 
 _RENDERERS = {"oai_dc": oai_dc, "rs": rs_view}
@@ -262,4 +217,4 @@ def resumption_token(token: str | None, *, complete: int, cursor: int,
     attrs = f' completeListSize="{complete}" cursor="{cursor}"{when}'
     if token is None:
         return f"<resumptionToken{attrs}/>\n"
-    return f"<resumptionToken{attrs}>{text(token)}</resumptionToken>\n"
+    return f"<resumptionToken{attrs}>{esc(token)}</resumptionToken>\n"

@@ -14,6 +14,7 @@ from app.db.locks import APPEND_LOCK
 from app.db.queries import load_queries
 from app.oai.render import Record
 from app.oai.sets import SetSpec, record_specs
+from sitemaps.fixity import Fixity
 
 __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "resolve_set",
            "page", "count", "sets_page", "sets_count", "identifier_of", "EPOCH", "to_micros",
@@ -51,11 +52,7 @@ def _record(repository_id: str, row: asyncpg.Record) -> Record:
         specs=record_specs(row["collection"], row["oai_domain"], row["oai_mime"]),
         uri=row["uri"],
         lastmod=row["lastmod"],
-        length=row["length"],
-        type=row["type"],
-        md5=row["md5"],
-        sha1=row["sha1"],
-        sha256=row["sha256"],
+        fixity=Fixity(row["length"], row["type"], row["md5"], row["sha1"], row["sha256"]),
         metadata=row["metadata"],
         links=row["links"],
     )

@@ -95,11 +95,10 @@ async def put_content(
         )
     except TooLarge as exc:
         raise HTTPProblem(413, "request body too large", str(exc)) from None
-    doc = Doc(
-        uri=uri, collection=collection, content_key=stored.key, length=stored.length,
-        type=bare_media_type(request.headers.get("content-type")) or "application/octet-stream",
-        md5=stored.md5, sha1=stored.sha1, sha256=stored.sha256, **described,
-    )
+    media_type = bare_media_type(request.headers.get("content-type"))
+    doc = Doc(uri=uri, collection=collection, content_key=stored.key,
+              fixity=stored.fixity._replace(type=media_type or "application/octet-stream"),
+              **described)
     try:
         result = await write_batch(
             conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
@@ -110,8 +109,8 @@ async def put_content(
             "the oai_identifier is already used by another resource",
             errors=[{"pointer": "/oai_identifier", "detail": exc.detail or str(exc)}],
         ) from None
-    body = {"uri": uri, "changed": bool(result.changed), "length": stored.length,
-            "md5": stored.md5, "sha256": stored.sha256}
+    body = {"uri": uri, "changed": bool(result.changed), "length": stored.fixity.length,
+            "md5": stored.fixity.md5, "sha256": stored.fixity.sha256}
     status = 201 if "created" in result.kinds else 200
     return JSONResponse(body, status_code=status, headers={
         "ETag": strong_etag(stored.key), "Location": uri,

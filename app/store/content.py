@@ -21,6 +21,7 @@ import aiofiles
 import aiofiles.os
 
 from app.store.files import durable_rename
+from sitemaps.fixity import Fixity
 
 __all__ = ["ContentStore", "Stored", "TooLarge"]
 
@@ -34,10 +35,7 @@ class TooLarge(Exception):
 @dataclass(frozen=True)
 class Stored:
     key: str  # sha-256 hex
-    length: int
-    md5: str
-    sha1: str
-    sha256: str
+    fixity: Fixity  # measured from the bytes (no media type: the store does not know it)
 
 
 class ContentStore:
@@ -102,4 +100,4 @@ class ContentStore:
             except FileNotFoundError:
                 pass
             raise
-        return Stored(key, length, md5.hexdigest(), sha1.hexdigest(), key)
+        return Stored(key, Fixity(length, None, md5.hexdigest(), sha1.hexdigest(), key))

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
+from sitemaps.fixity import NO_FIXITY, Fixity
+
 __all__ = ["Doc", "Row", "Snapshot", "Change", "Plan", "plan_batch", "Contradiction",
            "Contradicts", "DESCRIPTION", "FIXITY", "published_lastmod"]
 
@@ -38,11 +40,7 @@ class Doc:
     uri: str
     collection: str
     content_key: str | None = None
-    length: int | None = None
-    type: str | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
+    fixity: Fixity = NO_FIXITY
     lastmod: datetime | None = None
     deleted: bool = False
     metadata: dict[str, list[str]] | None = None
@@ -84,11 +82,7 @@ class Row:
     collection: str
     id: int | None = None
     content_key: str | None = None
-    length: int | None = None
-    type: str | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
+    fixity: Fixity = NO_FIXITY
     lastmod: datetime | None = None
     deleted: bool = False
     metadata: dict[str, list[str]] | None = None
@@ -101,14 +95,10 @@ class Row:
 
 
 class Snapshot(NamedTuple):
-    """The fixity the change log records for a change (the row as it was at that change)."""
+    """What the change log records of the bytes at a change (the row as it was then)."""
 
     content_key: str | None
-    length: int | None
-    type: str | None
-    md5: str | None
-    sha1: str | None
-    sha256: str | None
+    fixity: Fixity
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +122,8 @@ def _same(row: Row, doc: Doc) -> bool:
     # Fields whose difference makes an update (lastmod only when the client gives one).
     # Spelled out rather than looped over with getattr: this runs once per record.
     return (
-        row.content_key == doc.content_key and row.length == doc.length
-        and row.type == doc.type and row.md5 == doc.md5 and row.sha1 == doc.sha1
-        and row.sha256 == doc.sha256 and row.metadata == doc.metadata
+        row.content_key == doc.content_key and row.fixity == doc.fixity
+        and row.metadata == doc.metadata
         and row.links == doc.links and row.oai_identifier == doc.oai_identifier
         and (doc.lastmod is None or doc.lastmod == row.lastmod)
     )
@@ -150,18 +139,17 @@ def _resolve(row: Row, doc: Doc, index: int, found: list[Contradiction]) -> Doc:
     key = row.content_key
     if key is not None and doc.content_key in (None, key):
         for name in FIXITY:
-            given, stored = getattr(doc, name), getattr(row, name)
+            given, stored = getattr(doc.fixity, name), getattr(row.fixity, name)
             if given is not None and given != stored:
                 found.append(Contradiction(index, name, f"{name} {given} contradicts the bytes "
                                            f"stored for this URI ({name} {stored})"))
-        fill.update(content_key=key, length=row.length, md5=row.md5, sha1=row.sha1,
-                    sha256=row.sha256, type=doc.type or row.type)
+        fill.update(content_key=key,
+                    fixity=row.fixity._replace(type=doc.fixity.type or row.fixity.type))
     return replace(doc, **fill) if fill else doc
 
 
 def _apply(row: Row, doc: Doc) -> None:
-    row.content_key, row.length, row.type = doc.content_key, doc.length, doc.type
-    row.md5, row.sha1, row.sha256 = doc.md5, doc.sha1, doc.sha256
+    row.content_key, row.fixity = doc.content_key, doc.fixity
     row.metadata, row.links, row.oai_identifier = doc.metadata, doc.links, doc.oai_identifier
     row.lastmod = doc.lastmod  # None: filled with the change datetime at write time
     row.deleted = False
@@ -180,7 +168,7 @@ def plan_batch(current: dict[str, Row], docs: list[Doc]) -> Plan:
     def emit(row: Row, change: ChangeType, collection: str) -> None:
         row.last_change = len(changes)
         # a tuple, not a copy of the row: this runs once per change on the bulk path
-        snap = Snapshot(row.content_key, row.length, row.type, row.md5, row.sha1, row.sha256)
+        snap = Snapshot(row.content_key, row.fixity)
         changes.append(Change(row.uri, collection, change, row.lastmod, snap))
 
     for index, doc in enumerate(docs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.store.content import ContentStore
 from app.write.changeset import Doc
 from app.write.records import Record, bare_media_type, metadata_lists
+from sitemaps.fixity import Fixity
 
 __all__ = ["doc_from_record"]
 
@@ -19,11 +20,8 @@ def doc_from_record(record: Record, *, content_prefix: str, store: ContentStore)
         uri=record.uri,
         collection=record.collection,
         content_key=key,
-        length=record.length,
-        type=bare_media_type(record.type),
-        md5=record.md5,
-        sha1=record.sha1,
-        sha256=record.sha256,
+        fixity=Fixity(record.length, bare_media_type(record.type), record.md5, record.sha1,
+                      record.sha256),
         lastmod=record.lastmod,
         deleted=record.deleted,
         metadata=metadata_lists(record.metadata),

@@ -18,6 +18,7 @@ from app.db.locks import APPEND_LOCK
 from app.db.queries import load_queries
 from app.metrics import INGESTED
 from app.write.changeset import Doc, Plan, Row, plan_batch, published_lastmod
+from sitemaps.fixity import Fixity
 from sitemaps.names import ancestors
 
 __all__ = ["WriteResult", "write_batch", "seal_stale_pages"]
@@ -62,7 +63,11 @@ async def _ensure_collections(conn: asyncpg.Connection, names: set[str]) -> dict
 
 async def _current(conn: asyncpg.Connection, uris: list[str]) -> dict[str, Row]:
     rows = await conn.fetch(_Q["resources_by_uri"], uris)
-    return {r["uri"]: Row(**dict(r)) for r in rows}
+    return {r["uri"]: Row(r["uri"], r["collection"], r["id"], r["content_key"],
+                          Fixity(r["length"], r["type"], r["md5"], r["sha1"], r["sha256"]),
+                          r["lastmod"], r["deleted"], r["metadata"], r["links"],
+                          r["oai_identifier"])
+            for r in rows}
 
 
 async def write_batch(
@@ -143,8 +148,8 @@ async def _append(
             ord_, s.member_seq, s.dirty = s.member_seq, s.member_seq + 1, True
         when = stamps[row.last_change]
         values = (
-            row.id, row.uri, s.id, ord_, row.content_key, row.length, row.type, row.md5,
-            row.sha1, row.sha256, published_lastmod(row.lastmod, when), row.deleted,
+            row.id, row.uri, s.id, ord_, row.content_key, *row.fixity,
+            published_lastmod(row.lastmod, when), row.deleted,
             row.metadata, row.links, row.oai_identifier, first + row.last_change, when,
         )
         if row.uri in is_new:
@@ -168,7 +173,7 @@ async def _append(
             position, ids_by_uri[change.uri], sets[change.collection].id, change.change, when,
             change.uri,
             None if change.change == "deleted" else published_lastmod(change.lastmod, when),
-            *snap,
+            snap.content_key, *snap.fixity,
         ))
         chain = lineage.get(change.collection)
         if chain is None:

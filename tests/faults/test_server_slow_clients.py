@@ -22,6 +22,7 @@ import httpx
 import psutil
 import pytest
 
+from sitemaps.fixity import Fixity
 from tests.conftest import TOKEN
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -62,8 +63,9 @@ def big_page_db(pg_server: str) -> Iterator[str]:
             await migrate.upgrade(conn, page_size=PAGE)
             for start in range(0, PAGE, 10_000):
                 docs = [Doc(uri=f"http://example.org/slow/{i:06d}", collection="slow",
-                            length=i, type="application/pdf", md5=f"{i:032x}",
-                            sha256=f"{i:064x}") for i in range(start, start + 10_000)]
+                            fixity=Fixity(i, "application/pdf", md5=f"{i:032x}",
+                                          sha256=f"{i:064x}"))
+                        for i in range(start, start + 10_000)]
                 await write_batch(conn, docs, page_size=PAGE, seal_after=timedelta(days=1))
         finally:
             await conn.close()

@@ -10,6 +10,7 @@ from datetime import timedelta
 from app.db.connect import connect
 from app.write.changeset import Doc
 from app.write.writer import write_batch
+from sitemaps.fixity import Fixity
 
 WRITERS = 8
 BATCHES = 25
@@ -117,7 +118,7 @@ async def test_log_rows_point_at_their_resource_and_every_ancestor(database_url)
         await write_batch(conn, [Doc(uri=f"{U}{i}", collection="a:b:c") for i in range(5)],
                           page_size=50, seal_after=timedelta(hours=1))
         await write_batch(conn, [
-            Doc(uri=f"{U}0", collection="a:b:c", md5="1" * 32),  # updated
+            Doc(uri=f"{U}0", collection="a:b:c", fixity=Fixity(md5="1" * 32)),  # updated
             Doc(uri=f"{U}1", collection="a:x"),  # moved: deleted in a:b:c, created in a:x
             Doc(uri=f"{U}2", collection="a:b:c", deleted=True),
             Doc(uri=f"{U}9", collection="z"),

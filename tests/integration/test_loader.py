@@ -86,8 +86,7 @@ async def test_a_line_contradicting_stored_bytes_is_rejected_not_the_load(db, da
     stored = await store.put_stream(chunks(), max_bytes=1 << 20)
     ours = "http://127.0.0.1:8000/content/demo/stored.pdf"
     await write_batch(db, [Doc(uri=ours, collection="demo", content_key=stored.key,
-                               length=stored.length, md5=stored.md5, sha1=stored.sha1,
-                               sha256=stored.sha256)],
+                               fixity=stored.fixity)],
                       page_size=1000, seal_after=timedelta(hours=24))
     good = orjson.loads(SAMPLE.read_bytes().splitlines()[0])
     clash = orjson.loads(SAMPLE.read_bytes().splitlines()[0])
@@ -98,7 +97,7 @@ async def test_a_line_contradicting_stored_bytes_is_rejected_not_the_load(db, da
     assert [(line, why.split(" ", 1)[0]) for _, line, why in s.rejected] == [(2, "length")]
     assert s.loaded == 1 and s.changed == 1
     row = await db.fetchrow("SELECT content_key, md5 FROM resources WHERE uri = $1", ours)
-    assert tuple(row) == (stored.key, stored.md5)
+    assert tuple(row) == (stored.key, stored.fixity.md5)
 
 
 def test_interpret_single_file_prefers_terminal_url():

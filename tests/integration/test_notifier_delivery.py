@@ -17,6 +17,7 @@ from app.write.writer import write_batch
 from notifier.config import Tuning
 from notifier.hub import HubClient
 from notifier.tailer import HubWorker
+from sitemaps.fixity import Fixity
 from tests.conftest import PAGE_SIZE
 
 HUB = "http://hub.test/"
@@ -259,9 +260,9 @@ async def test_pre_rendered_entries_match_the_python_rendering(db):
     (the fallback for a row without it), so every notification reads the same either way."""
     from notifier.payload import Change, change_entry
 
+    fixity = Fixity(5, "text/html", "a" * 32, "b" * 40, "c" * 64)
     await write_batch(db, [Doc(uri="https://example.org/a?b=1&c=<2>", collection="x:y",
-                               length=5, type="text/html", md5="a" * 32, sha1="b" * 40,
-                               sha256="c" * 64)],
+                               fixity=fixity)],
                       page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
     await write_batch(db, [Doc(uri="https://example.org/a?b=1&c=<2>", collection="x:y",
                                deleted=True)],

@@ -8,27 +8,29 @@ from datetime import UTC, datetime, timedelta
 from app.write.changeset import Doc
 from app.write.writer import write_batch
 from sitemaps.entries import ChangeRow, ResourceRow, change_url, resource_url
+from sitemaps.fixity import Fixity
 from tests.conftest import PAGE_SIZE
 
 BASE = "http://127.0.0.1:8000"
 DOCS = [
-    Doc(uri=f"{BASE}/a?x=1&y=<2>&z=\"q\"&w='s'", collection="vc:a", md5="0" * 32,
-        sha1="1" * 40, sha256="2" * 64, length=12, type="application/ld+json",
+    Doc(uri=f"{BASE}/a?x=1&y=<2>&z=\"q\"&w='s'", collection="vc:a",
+        fixity=Fixity(12, "application/ld+json", "0" * 32, "1" * 40, "2" * 64),
         lastmod=datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC),
         links=[{"rel": "describedby", "href": f"{BASE}/m?a=1&b=2", "type": "text/x&y"},
                {"rel": "alternate", "href": f"{BASE}/alt"}]),
     Doc(uri=f"{BASE}/é/ü?q=ß", collection="vc:b"),
-    Doc(uri=f"{BASE}/only-length", collection="vc", length=0),
-    Doc(uri=f"{BASE}/only-type", collection="vc", type="text/html",
+    Doc(uri=f"{BASE}/only-length", collection="vc", fixity=Fixity(length=0)),
+    Doc(uri=f"{BASE}/only-type", collection="vc", fixity=Fixity(type="text/html"),
         lastmod=datetime(2026, 1, 1, 0, 0, 0, 999999, tzinfo=UTC)),
-    Doc(uri=f"{BASE}/" + "l" * 2000, collection="vc", sha256="f" * 64),
+    Doc(uri=f"{BASE}/" + "l" * 2000, collection="vc", fixity=Fixity(sha256="f" * 64)),
 ]
 
 
 async def test_resource_and_change_fragments_match_python(db):
     await write_batch(db, DOCS, page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
     # an update and a deletion too
-    await write_batch(db, [Doc(uri=DOCS[1].uri, collection="vc:b", md5="9" * 32),
+    await write_batch(db, [Doc(uri=DOCS[1].uri, collection="vc:b",
+                               fixity=Fixity(md5="9" * 32)),
                            Doc(uri=DOCS[2].uri, collection="vc", deleted=True)],
                       page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
     rows = await db.fetch("SELECT * FROM resources ORDER BY id")
@@ -71,7 +73,7 @@ async def test_resource_parts_follow_moves_and_deletes(db):
     assert await parts() == await truth()
     await write_batch(db, [Doc(uri=DOCS[0].uri, collection="vc:b"),          # moved
                            Doc(uri=DOCS[3].uri, collection="vc", deleted=True),
-                           Doc(uri=DOCS[4].uri, collection="vc", sha256="e" * 64,
+                           Doc(uri=DOCS[4].uri, collection="vc", fixity=Fixity(sha256="e" * 64),
                                links=[{"rel": "describedby", "href": f"{BASE}/x"}])], **opts)
     assert await parts() == await truth()
     assert ("vc:a", 0) not in await parts()

@@ -12,6 +12,7 @@ from app.write.changeset import (
     plan_batch,
     published_lastmod,
 )
+from sitemaps.fixity import Fixity
 
 U = "https://example.org/a"
 
@@ -21,14 +22,15 @@ def kinds(plan):
 
 
 def test_new_uri_is_created():
-    plan = plan_batch({}, [Doc(U, "c", md5="1" * 32)])
+    plan = plan_batch({}, [Doc(U, "c", fixity=Fixity(md5="1" * 32))])
     assert kinds(plan) == [("created", "c")]
     assert plan.rows[U].moved
 
 
 def test_identical_record_appends_nothing():
-    row = Row(uri=U, collection="c", id=1, md5="1" * 32, lastmod=datetime(2026, 1, 1, tzinfo=UTC))
-    plan = plan_batch({U: row}, [Doc(U, "c", md5="1" * 32)])
+    row = Row(uri=U, collection="c", id=1, lastmod=datetime(2026, 1, 1, tzinfo=UTC),
+              fixity=Fixity(md5="1" * 32))
+    plan = plan_batch({U: row}, [Doc(U, "c", fixity=Fixity(md5="1" * 32))])
     assert plan.changes == [] and plan.unchanged == 1
 
 
@@ -42,8 +44,9 @@ def test_given_lastmod_counts_only_when_it_differs():
 
 
 def test_changed_fixity_is_an_update():
-    row = Row(uri=U, collection="c", id=1, md5="1" * 32)
-    assert kinds(plan_batch({U: row}, [Doc(U, "c", md5="2" * 32)])) == [("updated", "c")]
+    row = Row(uri=U, collection="c", id=1, fixity=Fixity(md5="1" * 32))
+    doc = Doc(U, "c", fixity=Fixity(md5="2" * 32))
+    assert kinds(plan_batch({U: row}, [doc])) == [("updated", "c")]
 
 
 def test_delete_then_recreate():
@@ -67,19 +70,19 @@ def test_move_is_delete_in_old_and_create_in_new():
 
 
 def test_same_uri_twice_in_a_batch_folds_in_order():
-    docs = [Doc(U, "c", md5="1" * 32), Doc(U, "c", md5="2" * 32), Doc(U, "c", md5="2" * 32)]
+    docs = [Doc(U, "c", fixity=Fixity(md5="1" * 32)), Doc(U, "c", fixity=Fixity(md5="2" * 32)),
+            Doc(U, "c", fixity=Fixity(md5="2" * 32))]
     plan = plan_batch({}, docs)
     assert kinds(plan) == [("created", "c"), ("updated", "c")]
     assert plan.unchanged == 1
-    assert plan.changes[0].snapshot.md5 == "1" * 32
+    assert plan.changes[0].snapshot.fixity.md5 == "1" * 32
     assert plan.rows[U].last_change == 1
 
 
 # ---- bytes stored here belong to their URI (docs/rules.md §3)
 
 KEY = "a" * 64
-STORED = dict(content_key=KEY, length=5, type="text/plain", md5="1" * 32, sha1="2" * 40,
-              sha256=KEY)
+STORED = dict(content_key=KEY, fixity=Fixity(5, "text/plain", "1" * 32, "2" * 40, KEY))
 
 
 def stored_row(**extra):
@@ -92,21 +95,20 @@ def test_a_record_describing_stored_bytes_keeps_them():
     plan = plan_batch({U: stored_row()}, [doc])
     assert kinds(plan) == [("updated", "c")]
     row = plan.rows[U]
-    assert (row.content_key, row.length, row.md5, row.sha1, row.sha256, row.type) == (
-        KEY, 5, "1" * 32, "2" * 40, KEY, "text/plain")
+    assert (row.content_key, row.fixity) == (KEY, STORED["fixity"])
     assert row.metadata == {"title": ["T"]}
     assert plan.changes[0].snapshot.content_key == KEY  # the change carries the fixity too
 
 
 def test_a_record_agreeing_with_stored_bytes_may_repeat_them_and_set_the_type():
-    doc = Doc(U, "c", length=5, md5="1" * 32, sha256=KEY, type="text/markdown")
+    doc = Doc(U, "c", fixity=Fixity(length=5, type="text/markdown", md5="1" * 32, sha256=KEY))
     row = plan_batch({U: stored_row()}, [doc]).rows[U]
-    assert row.content_key == KEY and row.type == "text/markdown"
+    assert row.content_key == KEY and row.fixity.type == "text/markdown"
 
 
 def test_a_record_contradicting_stored_bytes_is_refused_with_each_field():
     ok = Doc("https://example.org/b", "c")
-    bad = Doc(U, "c", length=6, md5="9" * 32, sha1="2" * 40)
+    bad = Doc(U, "c", fixity=Fixity(length=6, md5="9" * 32, sha1="2" * 40))
     with pytest.raises(Contradicts) as info:
         plan_batch({U: stored_row()}, [ok, bad])
     assert [(c.index, c.field) for c in info.value.found] == [(1, "length"), (1, "md5")]
@@ -114,14 +116,16 @@ def test_a_record_contradicting_stored_bytes_is_refused_with_each_field():
 
 def test_a_record_naming_other_stored_bytes_replaces_them():
     other = "b" * 64
-    row = plan_batch({U: stored_row()}, [Doc(U, "c", content_key=other, sha256=other)]).rows[U]
-    assert row.content_key == other and row.md5 is None
+    doc = Doc(U, "c", content_key=other, fixity=Fixity(sha256=other))
+    row = plan_batch({U: stored_row()}, [doc]).rows[U]
+    assert row.content_key == other and row.fixity.md5 is None
 
 
 def test_deleting_drops_the_bytes_and_a_later_record_does_not_revive_them():
-    plan = plan_batch({U: stored_row()}, [Doc(U, "c", deleted=True), Doc(U, "c", md5="3" * 32)])
+    plan = plan_batch({U: stored_row()}, [Doc(U, "c", deleted=True),
+                                          Doc(U, "c", fixity=Fixity(md5="3" * 32))])
     assert kinds(plan) == [("deleted", "c"), ("created", "c")]
-    assert plan.rows[U].content_key is None and plan.rows[U].md5 == "3" * 32
+    assert plan.rows[U].content_key is None and plan.rows[U].fixity.md5 == "3" * 32
 
 
 def test_moving_stored_bytes_keeps_them():
@@ -139,9 +143,10 @@ def test_identical_description_of_stored_bytes_appends_nothing():
 def test_a_new_upload_keeps_the_description_it_does_not_replace():
     row = stored_row(metadata={"title": ["T"]}, links=[{"rel": "x", "href": U}],
                      oai_identifier="oai:old:1")
-    new = Doc(U, "c", content_key="b" * 64, length=7, sha256="b" * 64, keep=DESCRIPTION)
+    new = Doc(U, "c", content_key="b" * 64, keep=DESCRIPTION,
+              fixity=Fixity(length=7, sha256="b" * 64))
     got = plan_batch({U: row}, [new]).rows[U]
-    assert got.content_key == "b" * 64 and got.length == 7
+    assert got.content_key == "b" * 64 and got.fixity.length == 7
     assert (got.metadata, got.links, got.oai_identifier) == (
         {"title": ["T"]}, [{"rel": "x", "href": U}], "oai:old:1")
     row = stored_row(metadata={"title": ["T"]}, oai_identifier="oai:old:1")

@@ -22,6 +22,7 @@ from app.dumps.plan import (
 )
 from app.dumps.zipping import Member, zip_chunks
 from app.http.problems import HTTPProblem
+from sitemaps.fixity import Fixity
 from tests.conftest import schema_path
 
 PREFIX = "http://h/content/"
@@ -84,15 +85,16 @@ def test_manifests_and_dump_documents_are_schema_valid():
     schema = _schema()
     up = H + "resourcesync/vc/capabilitylist.xml"
     rd = (mf.resourcedump_manifest_head(at=T, up=up)
-          + mf.resource_manifest_entry(mf.FileEntry(H + "x", T, "text/plain",
-                                                    "/resources/x", 3, "a" * 32, "b" * 64))
+          + mf.resource_manifest_entry(mf.FileEntry(
+              H + "x", T, "/resources/x", Fixity(3, "text/plain", "a" * 32, sha256="b" * 64)))
           + mf.URLSET_CLOSE)
     schema.validate(rd)
     assert 'path="/resources/x"' in rd and 'hash="md5:' + "a" * 32 + " sha-256:" in rd
     cd = (mf.changedump_manifest_head(from_=T, until=T, up=up)
           + mf.change_manifest_entry(mf.ChangeEntry(H + "x", "deleted", T))
-          + mf.change_manifest_entry(mf.ChangeEntry(H + "x", "created", T, T, "text/plain",
-                                                    "/changes/1/x", 3, "a" * 32, "b" * 64))
+          + mf.change_manifest_entry(mf.ChangeEntry(
+              H + "x", "created", T, T, "/changes/1/x",
+              Fixity(3, "text/plain", "a" * 32, sha256="b" * 64)))
           + mf.URLSET_CLOSE)
     schema.validate(cd)
     pkg = mf.PackageEntry(H + "p.zip", H + "p.manifest.xml", 10, "c" * 64, T, at=T)

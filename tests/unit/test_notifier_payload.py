@@ -8,6 +8,7 @@ import xmlschema
 from lxml import etree
 
 from notifier.payload import Change, first_from, group_by_channel, link_header, notification
+from sitemaps.fixity import Fixity
 from tests.conftest import schema_path
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -17,8 +18,8 @@ NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
 
 def change(i: int, collection: str = "a:b", kind: str = "created") -> Change:
     return Change(i, collection, f"https://example.org/r?id={i}&x=<{i}>", kind,
-                  T0 + timedelta(seconds=i), lastmod=T0, md5="0" * 32, sha256="f" * 64,
-                  length=10 + i, type="text/html")
+                  T0 + timedelta(seconds=i), lastmod=T0,
+                  fixity=Fixity(10 + i, "text/html", md5="0" * 32, sha256="f" * 64))
 
 
 def test_channels_are_the_leaf_and_every_ancestor_in_log_order() -> None:

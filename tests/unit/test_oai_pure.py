@@ -11,9 +11,10 @@ import pytest
 
 from app.oai import tokens
 from app.oai.arguments import OAIError, parse
-from app.oai.render import Record, oai_dc, text
+from app.oai.render import Record, oai_dc
 from app.oai.secret import load_secret
 from app.oai.sets import domain_leaf, mime_leaf, parse_spec, record_specs
+from sitemaps.format import esc
 
 KEY = b"k" * 32
 
@@ -76,7 +77,7 @@ def test_set_specs():
 
 
 def test_text_escapes_and_drops_forbidden_characters():
-    assert text('a<b>&"\x00\x0b\ufffe') == 'a&lt;b&gt;&amp;"'
+    assert esc('a<b>&"\x00\x0b\ufffe') == 'a&lt;b&gt;&amp;&quot;'
 
 
 def test_oai_dc_puts_the_uri_first_once():

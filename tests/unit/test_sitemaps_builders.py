@@ -10,6 +10,7 @@ from lxml import etree
 from sitemaps import documents as docs
 from sitemaps import paging
 from sitemaps.entries import ChangeRow, ResourceRow, change_url, plain_url, resource_url
+from sitemaps.fixity import Fixity
 from sitemaps.paging import PartStats
 
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9", "rs": "http://www.openarchives.org/rs/terms/"}
@@ -18,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_resource_entry_carries_fixity_and_links_in_order():
-    row = ResourceRow("http://e.org/a?x=1&y=<2>", T, md5="a" * 32, sha256="b" * 64, length=7,
-                      type="text/html", links=[{"href": "http://e.org/m", "rel": "describedby"}])
+    row = ResourceRow("http://e.org/a?x=1&y=<2>", T,
+                      Fixity(7, "text/html", md5="a" * 32, sha256="b" * 64),
+                      links=[{"href": "http://e.org/m", "rel": "describedby"}])
     assert resource_url(row) == (
         "<url><loc>http://e.org/a?x=1&amp;y=&lt;2&gt;</loc>"
         "<lastmod>2026-01-02T03:04:05.000600Z</lastmod>"
@@ -33,12 +35,13 @@ def test_resource_entry_without_fixity_has_no_md():
 
 
 def test_change_entries():
-    created = change_url(ChangeRow("http://e.org/a", "created", T, lastmod=T, md5="c" * 32,
-                                   length=0))
+    created = change_url(ChangeRow("http://e.org/a", "created", T, lastmod=T,
+                                   fixity=Fixity(0, md5="c" * 32)))
     assert created == ("<url><loc>http://e.org/a</loc><lastmod>2026-01-02T03:04:05.000600Z"
                        '</lastmod><rs:md change="created" datetime="2026-01-02T03:04:05.000600Z"'
                        f' hash="md5:{"c" * 32}" length="0"/></url>\n')
-    deleted = change_url(ChangeRow("http://e.org/a", "deleted", T, lastmod=T, md5="c" * 32))
+    deleted = change_url(ChangeRow("http://e.org/a", "deleted", T, lastmod=T,
+                                   fixity=Fixity(md5="c" * 32)))
     assert deleted == ('<url><loc>http://e.org/a</loc><rs:md change="deleted" '
                        'datetime="2026-01-02T03:04:05.000600Z"/></url>\n')
 
