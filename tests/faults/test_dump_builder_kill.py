@@ -59,7 +59,7 @@ def test_killed_builder_leaves_nothing_visible(live_server, database_url, data_d
         time.sleep(0.005)
     time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.communicate(timeout=10)  # reaps it and closes its pipe
     assert proc.returncode == -signal.SIGKILL
     assert _partials(data_dir), "the kill came too late to test anything"
 

@@ -54,4 +54,5 @@ async def test_delivers_then_stops_on_sigterm(database_url, data_dir, db):
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.communicate()  # reaps it and closes its pipe
         hub.stop()
