@@ -6,7 +6,10 @@ variable (pydantic reports the field; `load_settings` turns that into one readab
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,10 +20,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from notifier.config import NotifierConfig, Tuning
 
-__all__ = ["Settings", "SettingsError", "load_settings", "parse_duration"]
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_duration", "unknown_variables"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+MIN_TOKEN_LENGTH = 16  # a guessable write token is no token
 
 
 def parse_duration(value: object) -> timedelta:
@@ -126,6 +130,15 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("write_tokens")
+    @classmethod
+    def _long_tokens(cls, value: list[str]) -> list[str]:
+        for i, token in enumerate(value, 1):
+            if len(token) < MIN_TOKEN_LENGTH:  # never echo the token itself
+                raise ValueError(f"token {i} has {len(token)} characters; each write token "
+                                 f"needs at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 32`)")
+        return value
+
     @field_validator("hub_url")
     @classmethod
     def _hub_urls(cls, value: list[str]) -> list[str]:
@@ -177,8 +190,43 @@ class Settings(BaseSettings):
                           poll=self.notify_poll.total_seconds()))
 
 
+def known_variables() -> set[str]:
+    """Every variable a setting is read from (upper case)."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names.add(alias.upper() if isinstance(alias, str) else f"HEADWATER_{name.upper()}")
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path | None = Path(".env")
+                      ) -> list[str]:
+    """`HEADWATER_*` names in the environment or `.env` that no setting reads: a typo there
+    would otherwise be dropped without a word (names compare case-insensitively, as the
+    settings are read). Other variables (PROMETHEUS_MULTIPROC_DIR, PATH, …) are not ours."""
+    from dotenv import dotenv_values
+
+    names = list(environ)
+    if env_file is not None and env_file.is_file():
+        names += [k for k in dotenv_values(env_file) if k]
+    known = known_variables()
+    return sorted({n for n in names if n.upper().startswith("HEADWATER_")
+                   and n.upper() not in known})
+
+
+def _unknown_line(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), sorted(known_variables()), n=1, cutoff=0.7)
+    hint = f"; did you mean {close[0]}?" if close else "; see the README's settings table"
+    return f"{name}: not a setting{hint}"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, or raise SettingsError with one line per invalid variable."""
+    """Read the settings, or raise SettingsError with one line per invalid or unknown
+    variable."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError("invalid configuration:\n  "
+                            + "\n  ".join(_unknown_line(n) for n in unknown))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
