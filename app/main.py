@@ -97,7 +97,8 @@ def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
         stop = asyncio.Event()
         runner = notifier.Notifier(config, lambda: connect(dsn))
         tasks.add("notifier", lambda: runner.run(stop), stop=stop.set)
-        log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+        log.info("notifier on: %s mode, hubs %s", config.mode,
+                 ", ".join(hub.name for hub in config.hub_list()))
     return tasks
 
 

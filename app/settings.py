@@ -79,7 +79,8 @@ class Settings(BaseSettings):
     seal_after: Duration = timedelta(hours=24)
 
     # Notifier.
-    hub_url: Csv = []
+    hub_url: Csv = []  # public: published to subscribers (notifier/hubs.py)
+    hub_publish_url: Csv = []  # where notifications are POSTed; may carry credentials
     hub_mode: Literal["resourcesync", "websub"] = "resourcesync"
     notifier: Literal["inprocess", "external"] = "inprocess"
     topic_window: int = Field(default=1_000, ge=0)
@@ -114,7 +115,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("write_tokens", "hub_url", mode="before")
+    @field_validator("write_tokens", "hub_url", "hub_publish_url", mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
@@ -139,16 +140,31 @@ class Settings(BaseSettings):
                                  f"needs at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 32`)")
         return value
 
-    @field_validator("hub_url")
+    @field_validator("hub_url", "hub_publish_url")
     @classmethod
     def _hub_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        # never echo a hub URL here: a publish URL may carry a password
+        for i, url in enumerate(value, 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"hub {i} is not an absolute http(s) URL")
+        return value
+
+    @field_validator("hub_url")
+    @classmethod
+    def _public_hub_urls(cls, value: list[str]) -> list[str]:
+        for i, url in enumerate(value, 1):
+            if "@" in urlsplit(url).netloc:
+                raise ValueError(
+                    f"hub {i} carries credentials (user:password@), but this URL is published "
+                    "to subscribers; give the credentials in HEADWATER_HUB_PUBLISH_URL instead")
         return value
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:
+        if self.hub_publish_url and len(self.hub_publish_url) != len(self.hub_url):
+            raise ValueError("HEADWATER_HUB_PUBLISH_URL must list one URL per hub of "
+                             "HEADWATER_HUB_URL, in the same order")
         if not self.base_url:
             self.base_url = f"http://{self.host}:{self.port}"
         self.base_url = self.base_url.rstrip("/")
@@ -184,7 +200,8 @@ class Settings(BaseSettings):
     def notifier_config(self) -> NotifierConfig:
         """What the notifier is told (it reads no settings of its own)."""
         return NotifierConfig(
-            base_url=self.base_url, hubs=tuple(self.hub_url), mode=self.hub_mode,
+            base_url=self.base_url, hubs=tuple(self.hub_url),
+            publish_urls=tuple(self.hub_publish_url), mode=self.hub_mode,
             page_size=self.page_size, topic_window=self.topic_window,
             tuning=Tuning(batch=self.notify_batch, window=self.notify_window.total_seconds(),
                           poll=self.notify_poll.total_seconds()))

@@ -266,7 +266,8 @@ async def _notify_until_signalled(settings: Settings, dsn: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     config = settings.notifier_config()
     log = logging.getLogger("notifier")
-    log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+    log.info("notifier on: %s mode, hubs %s", config.mode,
+             ", ".join(hub.name for hub in config.hub_list()))
     await Notifier(config, lambda: connect(dsn)).run(stop)
     log.info("notifier stopped")
 
