@@ -85,7 +85,7 @@ def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
     pool, store = app.state.pool, app.state.store
     tasks = Supervisor()
     tasks.add("sealer", lambda: run_sealer(pool, settings))
-    scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store)
+    scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store, dsn)
     tasks.add("dumps", scheduler.run)
     config = settings.notifier_config()
     if not config.enabled:
