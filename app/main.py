@@ -30,6 +30,7 @@ from app.http.security_headers import HtmlSecurityHeaders
 from app.logs import configure_logging
 from app.read import capability_lists
 from app.read.capabilities import Provider
+from app.read.queries import sync_sitemap_prefix
 from app.read.reader import Reader
 from app.read.sealed_pages import SealedPages
 from app.read.sealer import run_sealer
@@ -108,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dsn = await open_database(settings)
     app.state.dsn = dsn
     app.state.pool = await create_pool(dsn)
+    async with app.state.pool.acquire() as conn:
+        # the plain sitemap's per-part counters follow this server's base URL
+        await sync_sitemap_prefix(conn, settings.base_url + "/", settings.page_size)
     app.state.store.prepare()
     app.state.reader = Reader(app.state.pool, settings,
                               SealedPages(settings.data_dir / "cache" / "changelist"),
