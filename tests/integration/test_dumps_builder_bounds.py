@@ -14,7 +14,7 @@ from lxml import etree
 
 import app.dumps.builder as builder_module
 from app.dumps.builder import Builder
-from app.writer import seal_stale_pages
+from app.write.writer import seal_stale_pages
 from tests.conftest import PAGE_SIZE
 from tests.integration.test_dumps_support import check_package, entries, local_record
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from app.changeset import Doc
-from app.documents_db import sync_sitemap_prefix
 from app.oai import repository
-from app.writer import hour_counts, write_batch
+from app.read.queries import sync_sitemap_prefix
+from app.write.changeset import Doc
+from app.write.writer import hour_counts, write_batch
 from tests.conftest import PAGE_SIZE
 
 # `settings`: the OAI page size of 3 those tests use, so the lists here have pages

@@ -16,8 +16,8 @@ import pytest
 
 from app.settings import SettingsError, load_settings
 from notifier.hubs import redact, scrub
-from notifier.recording_hub import RecordingHub
 from tests.conftest import PAGE_SIZE, TOKEN, free_port
+from tests.support.recording_hub import RecordingHub
 
 BASE = "http://127.0.0.1:8000"
 USER, PASSWORD, KEY = "publisher-name", "pa55-w0rd-secret", "query-key-secret"
