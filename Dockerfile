@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # Production image. Build wheels in one stage; run as a non-root user in a slim second stage.
 #
-#   docker run -p 8000:8000 -e DATABASE_URL=postgresql://user:pw@db/headwater \
-#     -e HEADWATER_BASE_URL=https://rs.example.org -e HEADWATER_WRITE_TOKENS=… headwater
+#   openssl rand -hex 32 > write-token   # the bearer token for writes: keep it
+#   docker run -p 8000:8000 -v headwater-data:/home/headwater/data \
+#     -e DATABASE_URL=postgresql://user:pw@db/headwater -e HEADWATER_BASE_URL=https://rs.example.org \
+#     -e HEADWATER_WRITE_TOKENS="$(cat write-token)" headwater
 #
 # The web process serves with HEADWATER_WORKERS uvicorn workers. To run the notifier as its own
 # container, set HEADWATER_NOTIFIER=external on the web containers and start one more container
@@ -31,6 +33,10 @@ ENV HEADWATER_HOST=0.0.0.0 \
     HEADWATER_PORT=8000 \
     HEADWATER_WORKERS=4 \
     HEADWATER_DATA_DIR=/home/headwater/data
+# The data folder holds stored bytes and generated secrets (write token, OAI-PMH key): a volume,
+# so a recreated container keeps them. Created by the non-root user so the volume is its own.
+RUN mkdir -p /home/headwater/data
+VOLUME ["/home/headwater/data"]
 EXPOSE 8000
 # /readyz: 200 once the database is reachable and migrated (docs/rules.md §10), on the configured port
 # and under the base URL's path prefix.

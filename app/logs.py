@@ -7,6 +7,8 @@ import sys
 
 from pythonjsonlogger.json import JsonFormatter
 
+from notifier.hubs import quiet_http_logs
+
 __all__ = ["configure_logging"]
 
 
@@ -15,6 +17,7 @@ def configure_logging(level: str) -> None:
 
     root = logging.getLogger()
     root.setLevel(level)
+    quiet_http_logs()
     if any(getattr(h, "_headwater", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)

@@ -30,6 +30,7 @@ from app.http.security_headers import HtmlSecurityHeaders
 from app.logs import configure_logging
 from app.read import capability_lists
 from app.read.capabilities import Provider
+from app.read.queries import sync_sitemap_prefix
 from app.read.reader import Reader
 from app.read.sealed_pages import SealedPages
 from app.read.sealer import run_sealer
@@ -85,7 +86,7 @@ def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
     pool, store = app.state.pool, app.state.store
     tasks = Supervisor()
     tasks.add("sealer", lambda: run_sealer(pool, settings))
-    scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store)
+    scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store, dsn)
     tasks.add("dumps", scheduler.run)
     config = settings.notifier_config()
     if not config.enabled:
@@ -97,7 +98,8 @@ def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
         stop = asyncio.Event()
         runner = notifier.Notifier(config, lambda: connect(dsn))
         tasks.add("notifier", lambda: runner.run(stop), stop=stop.set)
-        log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+        log.info("notifier on: %s mode, hubs %s", config.mode,
+                 ", ".join(hub.name for hub in config.hub_list()))
     return tasks
 
 
@@ -107,6 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     dsn = await open_database(settings)
     app.state.dsn = dsn
     app.state.pool = await create_pool(dsn)
+    async with app.state.pool.acquire() as conn:
+        # the plain sitemap's per-part counters follow this server's base URL
+        await sync_sitemap_prefix(conn, settings.base_url + "/", settings.page_size)
     app.state.store.prepare()
     app.state.reader = Reader(app.state.pool, settings,
                               SealedPages(settings.data_dir / "cache" / "changelist"),

@@ -6,7 +6,10 @@ variable (pydantic reports the field; `load_settings` turns that into one readab
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -17,10 +20,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from notifier import NotifierConfig, Tuning
 
-__all__ = ["Settings", "SettingsError", "load_settings", "parse_duration"]
+__all__ = ["Settings", "SettingsError", "load_settings", "parse_duration", "unknown_variables"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+MIN_TOKEN_LENGTH = 16  # a guessable write token is no token
 
 
 def parse_duration(value: object) -> timedelta:
@@ -76,7 +80,8 @@ class Settings(BaseSettings):
     seal_after: Duration = timedelta(hours=24)
 
     # Notifier.
-    hub_url: Csv = []
+    hub_url: Csv = []  # public: published to subscribers (notifier/hubs.py)
+    hub_publish_url: Csv = []  # where notifications are POSTed; may carry credentials
     hub_mode: Literal["resourcesync", "websub"] = "resourcesync"
     notifier: Literal["inprocess", "external"] = "inprocess"
     topic_window: int = Field(default=1_000, ge=0)
@@ -111,7 +116,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("write_tokens", "hub_url", mode="before")
+    @field_validator("write_tokens", "hub_url", "hub_publish_url", mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
@@ -128,16 +133,40 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("hub_url")
+    @field_validator("write_tokens")
+    @classmethod
+    def _long_tokens(cls, value: list[str]) -> list[str]:
+        for i, token in enumerate(value, 1):
+            if len(token) < MIN_TOKEN_LENGTH:  # never echo the token itself
+                raise ValueError(f"token {i} has {len(token)} characters; each write token "
+                                 f"needs at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("hub_url", "hub_publish_url")
     @classmethod
     def _hub_urls(cls, value: list[str]) -> list[str]:
-        for url in value:
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+        # never echo a hub URL here: a publish URL may carry a password
+        for i, url in enumerate(value, 1):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"hub {i} is not an absolute http(s) URL")
+        return value
+
+    @field_validator("hub_url")
+    @classmethod
+    def _public_hub_urls(cls, value: list[str]) -> list[str]:
+        for i, url in enumerate(value, 1):
+            if "@" in urlsplit(url).netloc:
+                raise ValueError(
+                    f"hub {i} carries credentials (user:password@), but this URL is published "
+                    "to subscribers; give the credentials in HEADWATER_HUB_PUBLISH_URL instead")
         return value
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:
+        if self.hub_publish_url and len(self.hub_publish_url) != len(self.hub_url):
+            raise ValueError("HEADWATER_HUB_PUBLISH_URL must list one URL per hub of "
+                             "HEADWATER_HUB_URL, in the same order")
         if not self.base_url:
             self.base_url = f"http://{self.host}:{self.port}"
         self.base_url = self.base_url.rstrip("/")
@@ -173,14 +202,50 @@ class Settings(BaseSettings):
     def notifier_config(self) -> NotifierConfig:
         """What the notifier is told (it reads no settings of its own)."""
         return NotifierConfig(
-            base_url=self.base_url, hubs=tuple(self.hub_url), mode=self.hub_mode,
+            base_url=self.base_url, hubs=tuple(self.hub_url),
+            publish_urls=tuple(self.hub_publish_url), mode=self.hub_mode,
             page_size=self.page_size, topic_window=self.topic_window,
             tuning=Tuning(batch=self.notify_batch, window=self.notify_window.total_seconds(),
                           poll=self.notify_poll.total_seconds()))
 
 
+def known_variables() -> set[str]:
+    """Every variable a setting is read from (upper case)."""
+    names = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names.add(alias.upper() if isinstance(alias, str) else f"HEADWATER_{name.upper()}")
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path | None = Path(".env")
+                      ) -> list[str]:
+    """`HEADWATER_*` names in the environment or `.env` that no setting reads: a typo there
+    would otherwise be dropped without a word (names compare case-insensitively, as the
+    settings are read). Other variables (PROMETHEUS_MULTIPROC_DIR, PATH, …) are not ours."""
+    from dotenv import dotenv_values
+
+    names = list(environ)
+    if env_file is not None and env_file.is_file():
+        names += [k for k in dotenv_values(env_file) if k]
+    known = known_variables()
+    return sorted({n for n in names if n.upper().startswith("HEADWATER_")
+                   and n.upper() not in known})
+
+
+def _unknown_line(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), sorted(known_variables()), n=1, cutoff=0.7)
+    hint = f"; did you mean {close[0]}?" if close else "; see the README's settings table"
+    return f"{name}: not a setting{hint}"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, or raise SettingsError with one line per invalid variable."""
+    """Read the settings, or raise SettingsError with one line per invalid or unknown
+    variable."""
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        raise SettingsError("invalid configuration:\n  "
+                            + "\n  ".join(_unknown_line(n) for n in unknown))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -84,7 +84,8 @@ def free_port() -> int:
 class Server:
     """`uvicorn app.main:create_app --factory` as its own process (one worker)."""
 
-    def __init__(self, dsn: str, data_dir: Path, page_size: int):
+    def __init__(self, dsn: str, data_dir: Path, page_size: int, cwd: Path = ROOT):
+        self.cwd = cwd  # the checkout whose `app` is served (another commit, to compare)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("HEADWATER_")}
@@ -99,7 +100,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
              "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             "--no-access-log"], env=self.env, cwd=ROOT)
+             "--no-access-log"], env=self.env, cwd=self.cwd)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

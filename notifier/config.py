@@ -13,6 +13,8 @@ from typing import Literal
 
 import asyncpg
 
+from notifier.hubs import Hub, configured_hubs
+
 __all__ = ["Connect", "Mode", "NotifierConfig", "Tuning"]
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
@@ -33,7 +35,8 @@ class Tuning:
 @dataclass(frozen=True)
 class NotifierConfig:
     base_url: str  # base of every published URL (topics, Capability Lists)
-    hubs: tuple[str, ...] = ()
+    hubs: tuple[str, ...] = ()  # public URLs: published, and the keys of the cursors
+    publish_urls: tuple[str, ...] = ()  # one per hub, or none; may carry credentials
     mode: Mode = "resourcesync"
     page_size: int = 50_000  # the most changes one topic document holds (websub mode)
     topic_window: int = 1_000  # acknowledged changes a topic repeats (websub mode)
@@ -42,3 +45,7 @@ class NotifierConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.hubs)
+
+    def hub_list(self) -> list[Hub]:
+        """Each hub's public URL, publish URL and shown name (notifier/hubs.py)."""
+        return configured_hubs(list(self.hubs), list(self.publish_urls))

@@ -11,6 +11,7 @@ from typing import Literal
 import httpx
 
 from notifier.backoff import parse_retry_after
+from notifier.hubs import scrub
 from notifier.payload import link_header
 
 __all__ = ["Outcome", "HubClient", "classify"]
@@ -41,11 +42,17 @@ def classify(response: httpx.Response) -> Outcome:
 
 
 class HubClient:
-    """One hub. `publish` sends a channel's notification the way the configured mode says."""
+    """One hub. `publish` sends a channel's notification the way the configured mode says.
+
+    `hub` is the public URL (named in the `Link` header); requests go to `publish_url`
+    (default: the same), whose credentials httpx sends as HTTP Basic. Error details never
+    quote the publish URL's secrets: they are shown on /readyz and the status page."""
 
     def __init__(self, client: httpx.AsyncClient, hub: str,
-                 mode: Literal["resourcesync", "websub"] = "resourcesync"):
+                 mode: Literal["resourcesync", "websub"] = "resourcesync",
+                 publish_url: str | None = None):
         self.client, self.hub, self.mode = client, hub, mode
+        self.publish_url = publish_url or hub
 
     async def publish(self, topic: str, body: bytes) -> Outcome:
         try:
@@ -55,16 +62,19 @@ class HubClient:
                 response = await self._push(topic, body)
         except httpx.TimeoutException as exc:
             return Outcome(False, detail=f"timed out: {type(exc).__name__}")
-        except httpx.HTTPError as exc:
-            return Outcome(False, detail=f"unreachable: {type(exc).__name__}: {exc}")
-        return classify(response)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = scrub(f"unreachable: {type(exc).__name__}: {exc}", self.publish_url)
+            return Outcome(False, detail=detail)
+        outcome = classify(response)
+        return Outcome(outcome.ok, outcome.status, outcome.permanent, outcome.retry_after,
+                       scrub(outcome.detail, self.publish_url))
 
     async def _push(self, topic: str, body: bytes) -> httpx.Response:
         # bytes content: httpx sends Content-Length, never a chunked body (docs/rules.md §6)
         headers = {"Content-Type": "application/xml", "Link": link_header(topic, [self.hub])}
-        return await self.client.post(self.hub, content=body, headers=headers)
+        return await self.client.post(self.publish_url, content=body, headers=headers)
 
     async def _ping(self, topic: str) -> httpx.Response:
         # hub.topic for WebSub hubs, hub.url for PubSubHubbub 0.4 hubs: both name the topic
         form = {"hub.mode": "publish", "hub.topic": topic, "hub.url": topic}
-        return await self.client.post(self.hub, data=form)
+        return await self.client.post(self.publish_url, data=form)

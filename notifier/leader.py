@@ -52,10 +52,12 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 
 
 @asynccontextmanager
-async def lead(connect: Connect, hub: str, stop: asyncio.Event, *,
+async def lead(connect: Connect, hub: str, stop: asyncio.Event, *, name: str | None = None,
                retry_every: float = 1.0) -> AsyncIterator[Lease | None]:
     """Connect, then wait until this process holds the hub's lock (or `stop` is set: yields
-    None). Connection errors propagate; the caller reconnects with backoff."""
+    None). Connection errors propagate; the caller reconnects with backoff. `name`: what the
+    log lines call the hub."""
+    name = name or hub
     key = hub_lock_key(hub)
     conn = await connect()
     lease = Lease(conn)
@@ -66,7 +68,7 @@ async def lead(connect: Connect, hub: str, stop: asyncio.Event, *,
             if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
                 break
             if not waited:
-                log.info("notifier for %s: another process holds it; standing by", hub)
+                log.info("notifier for %s: another process holds it; standing by", name)
                 waited = True
             await _wait(stop, retry_every)
         if stop.is_set():
@@ -74,7 +76,7 @@ async def lead(connect: Connect, hub: str, stop: asyncio.Event, *,
             return
         # LISTEN after the lock: the first drain reads from the durable cursor anyway
         await conn.add_listener(CHANNEL, lease._on_notify)
-        log.info("notifier for %s: active", hub)
+        log.info("notifier for %s: active", name)
         yield lease
     finally:
         # closing ends the session: the lock and the LISTEN go with it

@@ -16,6 +16,7 @@ import httpx
 
 from notifier.config import Connect, NotifierConfig
 from notifier.hub import HubClient
+from notifier.hubs import quiet_http_logs
 from notifier.queries import Q
 from notifier.tailer import HubWorker
 from sitemaps.format import w3c
@@ -34,15 +35,17 @@ class Notifier:
         self._http = http
 
     async def run(self, stop: asyncio.Event) -> None:
+        quiet_http_logs()  # httpx would log each publish URL, credentials included
         http = self._http or httpx.AsyncClient(
             timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False,
             headers={"User-Agent": "headwater-notifier"})
         try:
             workers = [
-                HubWorker(connect=self.connect, hub=hub, base_url=self.config.base_url,
-                          stop=stop, client=HubClient(http, hub, self.config.mode),
-                          tuning=self.config.tuning)
-                for hub in self.config.hubs
+                HubWorker(connect=self.connect, hub=hub.url, base_url=self.config.base_url,
+                          stop=stop, tuning=self.config.tuning, name=hub.name,
+                          client=HubClient(http, hub.url, self.config.mode,
+                                           publish_url=hub.publish_url))
+                for hub in self.config.hub_list()
             ]
             await asyncio.gather(*(w.run() for w in workers))
         finally:
@@ -56,9 +59,10 @@ async def read_state(conn: asyncpg.Connection, config: NotifierConfig,
     if not config.enabled:
         return {"status": "off", "reason": "no HEADWATER_HUB_URL"}
     hubs: dict[str, Any] = {}
+    names = {hub.url: hub.name for hub in config.hub_list()}  # shown by name: no credential
     for r in await conn.fetch(Q["state"], list(config.hubs)):
         pending = r["oldest_pending"]
-        hubs[r["hub"]] = {
+        hubs[names[r["hub"]]] = {
             "position": r["position"],
             "lag_positions": max(0, r["head"] - r["position"]),
             "lag_seconds": round(max(0.0, (r["now"] - pending).total_seconds()), 3)

@@ -21,6 +21,7 @@ import asyncpg
 from notifier.backoff import next_delay, retry_delay
 from notifier.config import Connect, Tuning
 from notifier.hub import HubClient, Outcome
+from notifier.hubs import redact
 from notifier.leader import Lease, lead
 from notifier.payload import Change, first_from, group_by_channel, notification
 from notifier.queries import Q
@@ -52,8 +53,9 @@ class HubWorker:
 
     def __init__(self, *, connect: Connect, hub: str, client: HubClient, base_url: str,
                  stop: asyncio.Event, tuning: Tuning = Tuning(),
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random, name: str | None = None):
         self.connect, self.hub, self.client, self.base = connect, hub, client, base_url
+        self.name = name or redact(hub)  # what logs show: never a credential
         self.stop, self.tuning, self.rand = stop, tuning, rand
         self.websub = client.mode == "websub"
         self.active = False  # this process holds the hub's lock
@@ -64,7 +66,7 @@ class HubWorker:
         failures = 0
         while not self.stop.is_set():
             try:
-                async with lead(self.connect, self.hub, self.stop,
+                async with lead(self.connect, self.hub, self.stop, name=self.name,
                                 retry_every=self.tuning.lock_retry) as lease:
                     if lease is None:
                         return
@@ -77,11 +79,11 @@ class HubWorker:
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 failures += 1
                 log.warning("notifier for %s: database unavailable (%s: %s); reconnecting",
-                            self.hub, type(exc).__name__, exc)
+                            self.name, type(exc).__name__, exc)
             except Exception:
                 failures += 1
                 log.exception("notifier for %s: unexpected error; restarting from the cursor",
-                              self.hub)
+                              self.name)
             finally:
                 self.active = False
             delay = next_delay(failures, base=0.2, cap=self.tuning.reconnect_cap, rand=self.rand)
@@ -178,9 +180,9 @@ class HubWorker:
             # is kept and retried at the capped rate, never skipped
             log.error("notifier for %s: hub REFUSED %d change(s) on channel %s (%s); this will "
                       "not succeed by retrying as is; retrying anyway, nothing is skipped "
-                      "(attempt %d)", self.hub, count, channel, outcome.detail, attempt)
+                      "(attempt %d)", self.name, count, channel, outcome.detail, attempt)
         else:
             log.warning("notifier for %s: delivery failed on channel %s (%s); retry %d",
-                        self.hub, channel, outcome.detail, attempt)
+                        self.name, channel, outcome.detail, attempt)
         await conn.execute(Q["record_failure"], self.hub, int(outcome.permanent),
                            outcome.detail[:500])

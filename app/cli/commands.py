@@ -98,9 +98,12 @@ def serve(
     settings = _settings()
     _migrated_database(settings)
     if not settings.write_tokens:
-        token = ensure_token_file(settings.data_dir)
-        typer.secho(f"write token (kept in {settings.data_dir}/write-token): {token}", err=True,
-                    fg="green")
+        token, created = ensure_token_file(settings.data_dir)
+        if created:
+            typer.secho(f"write token (kept in {settings.data_dir}/write-token, printed this "
+                        f"once): {token}", err=True, fg="green")
+        else:
+            typer.secho(f"write token: the one in {settings.data_dir}/write-token", err=True)
     typer.secho(f"serving {settings.base_url} on {settings.host}:{settings.port}", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler it found:
     # with the default one the process dies without running atexit, leaving the embedded
@@ -263,7 +266,8 @@ async def _notify_until_signalled(settings: Settings, dsn: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     config = settings.notifier_config()
     log = logging.getLogger("notifier")
-    log.info("notifier on: %s mode, hubs %s", config.mode, ", ".join(config.hubs))
+    log.info("notifier on: %s mode, hubs %s", config.mode,
+             ", ".join(hub.name for hub in config.hub_list()))
     await Notifier(config, lambda: connect(dsn)).run(stop)
     log.info("notifier stopped")
 

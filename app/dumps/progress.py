@@ -33,7 +33,7 @@ async def _build(settings: Settings, dsn: str, collection: str | None, force: bo
 
     pool = await create_pool(dsn, min_size=1, max_size=3)
     try:
-        builder = Builder(pool, settings, ContentStore(settings.content_dir), progress)
+        builder = Builder(pool, settings, ContentStore(settings.content_dir), progress, dsn=dsn)
         if collection:
             return await builder.build_collection(collection, force=force)
         return await builder.build_all(force=force)
@@ -64,6 +64,7 @@ def run_build(settings: Settings, dsn: str, collection: str | None, force: bool)
         return 1
     for r in results:
         page = f" page {r.page}" if r.page is not None else ""
+        missing = f", {r.missing} files missing from the store (left out)" if r.missing else ""
         print(f"{r.collection} {r.kind}{page}: {r.outcome}, {r.packages} packages, "
-              f"{r.bytes} bytes")
-    return 0
+              f"{r.bytes} bytes{missing}")
+    return 1 if any(r.missing for r in results) else 0

@@ -30,10 +30,13 @@ POLL = 60.0  # seconds between looks for newly sealed pages
 
 
 class DumpScheduler:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, store: ContentStore):
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, store: ContentStore,
+                 dsn: str | None = None):
         self.pool, self.settings = pool, settings
         self.wanted: asyncio.Queue[str] = asyncio.Queue()
-        self.builder = Builder(pool, settings, store)
+        # the builder's lock connection is its own (with `dsn`), so a build never holds one
+        # of the request pool's connections for its duration
+        self.builder = Builder(pool, settings, store, dsn=dsn)
         # when this process last found a collection's Resource Dump current: an unchanged
         # collection is due again only a day later, not at every poll
         self.checked: dict[str, float] = {}
@@ -50,6 +53,9 @@ class DumpScheduler:
                 if r.outcome == "built":
                     log.info("dumps: %s %s: %d packages, %d bytes", r.collection, r.kind,
                              r.packages, r.bytes)
+                if r.missing:
+                    log.error("dumps: %s %s: %d file(s) left out, their bytes are missing "
+                              "from the content store", r.collection, r.kind, r.missing)
         except DumpError as exc:
             log.error("dumps: %s: %s", name, exc)
         except Exception:

@@ -18,16 +18,18 @@ def token_file(data_dir: Path) -> Path:
     return data_dir / "write-token"
 
 
-def ensure_token_file(data_dir: Path) -> str:
-    """The token `make run` prints when HEADWATER_WRITE_TOKENS is unset; created once."""
+def ensure_token_file(data_dir: Path) -> tuple[str, bool]:
+    """The write token used when HEADWATER_WRITE_TOKENS is unset, and whether it was created
+    just now: `serve` prints it that once only, never on a later start (container logs are
+    read by more people than the token is meant for)."""
     path = token_file(data_dir)
     if path.is_file():
-        return path.read_text().strip()
+        return path.read_text().strip(), False
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
     path.touch(mode=0o600)
     path.write_text(token + "\n")
-    return token
+    return token, True
 
 
 def known_tokens(configured: list[str], data_dir: Path) -> list[bytes]:

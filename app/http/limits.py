@@ -4,8 +4,8 @@ Two budgets, both per worker process (each uvicorn worker has its own):
 - every request in flight (`HEADWATER_MAX_INFLIGHT`), so a flood queues in the kernel's backlog
   instead of growing this process's memory without bound;
 - expensive routes — documents generated from the database (Resource/Change List pages, indexes,
-  OAI-PMH lists, sitemaps) and dump builds — each group with its own semaphore
-  (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
+  OAI-PMH lists, sitemaps, the websub notification topic) and dump builds — each group with its
+  own semaphore (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
 
 A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
 problem (docs/rules.md §10: back-pressure is 429; 503 is only for /readyz). A slot is held until the
@@ -49,8 +49,10 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # Paths (after the base path) whose responses are generated from the database at some cost.
 # Dump builds are POSTs; built packages (`dumps/*.zip`) are files, served like content.
 _DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/(dump|resourcedump/build)$")
+# The websub topic (`notifications.xml`) is one: it builds up to a page plus the window of
+# changes in memory, so it shares the document budget rather than run unbounded.
 _DOCUMENT = re.compile(
-    r"^/(resourcesync/[^/]+/(?!notifications\.xml$)(?!dumps/.*\.zip$).+"
+    r"^/(resourcesync/[^/]+/(?!dumps/.*\.zip$).+"
     r"|sitemap\.xml$|sitemap/.+|oai$)"
 )
 

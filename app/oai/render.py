@@ -210,11 +210,13 @@ def record(rec: Record, prefix: str) -> str:
     return f"<record>{header(rec)}<metadata>{_RENDERERS[prefix](rec)}</metadata></record>\n"
 
 
-def resumption_token(token: str | None, *, complete: int, cursor: int,
+def resumption_token(token: str | None, *, complete: int | None, cursor: int,
                      expires: datetime | None) -> str:
-    """`token=None` closes the list: an empty element with the attributes."""
+    """`token=None` closes the list: an empty element with the attributes. `complete=None`
+    leaves completeListSize out (optional in OAI-PMH §3.5)."""
     when = f' expirationDate="{datestamp(expires)}"' if token and expires else ""
-    attrs = f' completeListSize="{complete}" cursor="{cursor}"{when}'
+    size = f' completeListSize="{complete}"' if complete is not None else ""
+    attrs = f'{size} cursor="{cursor}"{when}'
     if token is None:
         return f"<resumptionToken{attrs}/>\n"
     return f"<resumptionToken{attrs}>{esc(token)}</resumptionToken>\n"

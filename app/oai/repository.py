@@ -18,7 +18,7 @@ from sitemaps.fixity import Fixity
 
 __all__ = ["Filter", "clock", "earliest", "sample_identifier", "get_record", "resolve_set",
            "page", "count", "sets_page", "sets_count", "identifier_of", "EPOCH", "to_micros",
-           "from_micros", "MERGE_LIMIT"]
+           "from_micros", "MERGE_LIMIT", "COUNT_CAP"]
 
 _KINDS = {"collection": ("collection_id", "integer"), "domain": ("oai_domain", "text"),
           "mime": ("oai_mime", "text")}
@@ -30,6 +30,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Up to this many exact values a parent set is served by merging per-value keysets (cost grows
 # with the values, not the depth); beyond it, by a filtered walk of (datestamp, id).
 MERGE_LIMIT = 64
+# completeListSize of a narrowed list is counted up to this many records (tens of ms), never
+# the whole table; a whole list's size comes from counters (`count`)
+COUNT_CAP = 100_000
 
 
 def to_micros(value: datetime) -> int:
@@ -133,11 +136,21 @@ async def page(conn: asyncpg.Connection, flt: Filter, *, after_ts: datetime, aft
 
 
 async def count(conn: asyncpg.Connection, flt: Filter, *, since: datetime,
-                until: datetime) -> int:
-    """completeListSize: run once per harvest (its cost grows with the list), then carried."""
+                until: datetime, dated: bool) -> int | None:
+    """completeListSize, at a cost that does not grow with the store: a whole list (the
+    repository, a `collection:` set) from the per-part counters; a list narrowed by dates or
+    by a `domain:`/`mime:` set counted up to COUNT_CAP records. Beyond the cap: None, and the
+    attribute is left out (OAI-PMH §3.5: it is optional, and may be an estimate)."""
+    if not dated and flt.kind is None:
+        return await conn.fetchval(_Q["records_all"])
+    if not dated and flt.kind == "collection":
+        return await conn.fetchval(_Q["records_of_collections"], list(flt.values))
     if flt.kind is None:
-        return await conn.fetchval(_Q["count_all"], since, until)
-    return await conn.fetchval(_Q["count_" + flt.kind], list(flt.values), since, until)
+        n = await conn.fetchval(_Q["count_all"], since, until, COUNT_CAP + 1)
+    else:
+        n = await conn.fetchval(_Q["count_" + flt.kind], list(flt.values), since, until,
+                                COUNT_CAP + 1)
+    return n if n <= COUNT_CAP else None
 
 
 async def sets_page(conn: asyncpg.Connection, after: str, size: int) -> list[str]:

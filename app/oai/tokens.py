@@ -30,7 +30,7 @@ class Token:
     verb: str  # ListRecords | ListIdentifiers | ListSets
     expires: int  # unix seconds
     cursor: int  # records sent before the page this token asks for
-    total: int  # completeListSize
+    total: int | None = None  # completeListSize; None: not known cheaply, left out
     prefix: str | None = None
     set: str | None = None
     since: int | None = None  # `from`, unix micro-seconds, inclusive

@@ -124,9 +124,10 @@ async def list_items(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
                                    until=until, size=size, repository_id=ctx.repository_id)
     if not result.records:
         raise _fail("noRecordsMatch", "no record matches the request")
-    if total is None:  # first page: count once, then carry it in the token
+    if args.token is None:  # first page: size the list once, then carry it in the token
         total = (len(result.records) if not result.more
-                 else await repository.count(conn, flt, since=since, until=until))
+                 else await repository.count(conn, flt, since=since, until=until,
+                                             dated=since != _MIN or until != _MAX))
     token_xml = ""
     if result.more:
         expires, when = _expiry(ctx)

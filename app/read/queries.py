@@ -20,7 +20,8 @@ from app.db.queries import load_queries
 from sitemaps.paging import PartStats
 
 __all__ = ["Q", "CHUNK", "PLAN_SETTINGS", "Collection", "collection", "part_stats",
-           "resource_chunks", "plain_chunks", "change_chunks", "page_bounds", "set_head"]
+           "resource_chunks", "plain_chunks", "change_chunks", "page_bounds", "set_head",
+           "sync_sitemap_prefix"]
 
 Q = load_queries("app.read", "sql/documents.sql")
 CHUNK = 5_000
@@ -55,6 +56,20 @@ async def set_head(conn: asyncpg.Connection, c: Collection) -> tuple[int, dateti
     return row["position"], row["datetime"]
 
 
+async def sync_sitemap_prefix(conn: asyncpg.Connection, prefix: str, page_size: int) -> bool:
+    """Make resource_parts.local_entries count URIs under `prefix` (the base URL + '/'); the
+    writer's trigger keeps them from then on. Recounts (one pass over resources, blocking
+    writes meanwhile) only when the stored prefix differs; True when it did."""
+    from app.db.locks import APPEND_LOCK
+
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
+        if await conn.fetchval(Q["sitemap_prefix"]) == prefix:
+            return False
+        await conn.execute(Q["recount_sitemap_prefix"], prefix, page_size)
+        return True
+
+
 async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None, *,
                      page_size: int = 0, prefix: str = ""
                      ) -> tuple[list[PartStats], dict[str, tuple[int, int]]]:
@@ -63,7 +78,10 @@ async def part_stats(conn: asyncpg.Connection, ids: Sequence[int] | None, *,
     `prefix`. member_seq bounds the last part's range, so a small collection costs one
     range query, not page size / CHUNK."""
     if ids is None:
-        rows = await conn.fetch(Q["plain_parts"], page_size, prefix)
+        if await conn.fetchval(Q["sitemap_prefix"]) == prefix:
+            rows = await conn.fetch(Q["plain_parts_counted"], prefix)  # counters: no scan
+        else:
+            rows = await conn.fetch(Q["plain_parts"], page_size, prefix)
     else:
         rows = await conn.fetch(Q["resource_parts"], list(ids))
     stats = [PartStats(r["collection"], r["part"], r["entries"], r["bytes"]) for r in rows]

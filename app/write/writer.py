@@ -10,7 +10,7 @@ commit in that order: a reader that has seen position P never later finds a chan
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -21,7 +21,7 @@ from app.write.changeset import Doc, Plan, Row, plan_batch, published_lastmod
 from sitemaps.fixity import Fixity
 from sitemaps.names import ancestors
 
-__all__ = ["WriteResult", "write_batch", "seal_stale_pages"]
+__all__ = ["WriteResult", "write_batch", "seal_stale_pages", "hour_counts"]
 
 _Q = load_queries("app.write", "sql/writer.sql")
 _TICK = timedelta(microseconds=1)
@@ -70,6 +70,20 @@ async def _current(conn: asyncpg.Connection, uris: list[str]) -> dict[str, Row]:
             for r in rows}
 
 
+def hour_counts(start: datetime, count: int, tick: timedelta) -> list[tuple[datetime, int]]:
+    """How many of `count` changes dated `start + i·tick` fall in each UTC hour (the status
+    page's change rate, kept per hour so no request counts the log)."""
+    out: list[tuple[datetime, int]] = []
+    i = 0
+    while i < count:
+        hour = (start + tick * i).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        end = hour + timedelta(hours=1)
+        k = min(count, -(-(end - start) // tick))  # first j with start + j·tick >= end
+        out.append((hour, k - i))
+        i = k
+    return out
+
+
 async def write_batch(
     conn: asyncpg.Connection,
     docs: list[Doc],
@@ -97,6 +111,8 @@ async def write_batch(
         await _append(conn, plan, sets, first, start, page_size, seal_after)
         last = first + len(plan.changes) - 1
         await conn.execute(_Q["update_log_head"], last, start + _TICK * (len(plan.changes) - 1))
+        hours = hour_counts(start, len(plan.changes), _TICK)
+        await conn.execute(_Q["count_change_hours"], [h for h, _ in hours], [n for _, n in hours])
     # counted after commit: a rolled-back batch counts nothing
     INGESTED.labels("changed").inc(len(plan.changes))
     INGESTED.labels("unchanged").inc(plan.unchanged)

@@ -86,6 +86,7 @@ def test_serve_embedded_stores_and_keeps_data_across_restarts(tmp_path: Path) ->
     try:
         second.wait_ready()
         assert (data / "write-token").read_text().strip() == token  # not regenerated
+        assert token not in second.output()  # printed once, when generated; not on every start
         again = httpx.get(f"{second.url}/content/demo/somefile", timeout=30)
         assert again.status_code == 200 and again.content == body
     finally:
@@ -104,6 +105,8 @@ def test_serve_embedded_stores_and_keeps_data_across_restarts(tmp_path: Path) ->
     ("HEADWATER_PAGE_SIZE", "0"),
     ("HEADWATER_BASE_URL", "http://0.0.0.0:8000"),
     ("HEADWATER_SEAL_AFTER", "soon"),
+    ("HEADWATER_WRITE_TOKENS", "change-me"),  # shorter than 16 characters
+    ("HEADWATER_PROT", "8000"),  # a misspelt setting is refused, not ignored
 ])
 def test_invalid_configuration_exits_2_naming_the_variable(
     tmp_path: Path, variable: str, value: str

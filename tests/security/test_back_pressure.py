@@ -23,7 +23,7 @@ from app.settings import load_settings
     ("GET", "/resourcesync/a/dumps/p-0001.zip", None),
     ("GET", "/resourcesync/a/dumps/p-0001.manifest.xml", "document"),
     ("GET", "/resourcesync/a/resourcedump.xml", "document"),
-    ("GET", "/resourcesync/a/notifications.xml", None),
+    ("GET", "/resourcesync/a/notifications.xml", "document"),  # a page + window in memory
     ("GET", "/content/a/x.pdf", None),
     ("POST", "/ingest", None),
     ("GET", "/healthz", None),

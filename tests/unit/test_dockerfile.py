@@ -153,3 +153,22 @@ def test_image_command_serves_with_the_image_environment(database_url: str, tmp_
     assert proc.returncode == 0, log.read_text()[-3000:]
     # and the probe fails once the server is gone
     assert subprocess.run(probe, env=env, capture_output=True, timeout=30).returncode != 0
+
+
+def test_data_folder_is_a_volume() -> None:
+    """Stored bytes and generated secrets survive a recreated container."""
+    steps = final_stage(DOCKERFILE.read_text())
+    volumes = [v for word, rest in steps if word == "VOLUME"
+               for v in (json.loads(rest) if rest.startswith("[") else rest.split())]
+    assert image_env(steps)["HEADWATER_DATA_DIR"] in volumes
+
+
+def test_readme_docker_run_has_no_guessable_token() -> None:
+    """The README's example is what people paste: no literal short token, and the volume."""
+    readme = (ROOT / "README.md").read_text()
+    run = readme[readme.index("docker run"):]
+    run = run[:run.index("```")]
+    value = run.split("HEADWATER_WRITE_TOKENS=", 1)[1].split()[0]
+    assert value.startswith('"$(') or len(value) >= 16, value
+    assert "change-me" not in readme
+    assert ":/home/headwater/data" in run

@@ -19,14 +19,15 @@ def test_defaults(monkeypatch):
 
 def test_environment(monkeypatch):
     monkeypatch.setenv("HEADWATER_PORT", "8123")
-    monkeypatch.setenv("HEADWATER_WRITE_TOKENS", "a, b,,c")
+    a, b, c = "a" * 16, "b" * 20, "c" * 32
+    monkeypatch.setenv("HEADWATER_WRITE_TOKENS", f"{a}, {b},,{c}")
     monkeypatch.setenv("HEADWATER_HUB_URL", "http://127.0.0.1:9/hub")
     monkeypatch.setenv("HEADWATER_SEAL_AFTER", "90m")
     monkeypatch.setenv("HEADWATER_LASTMOD_SKEW", "30s")
     s = load_settings()
     assert s.lastmod_skew == timedelta(seconds=30)
     assert s.base_url == "http://127.0.0.1:8123"
-    assert s.write_tokens == ["a", "b", "c"]
+    assert s.write_tokens == [a, b, c]
     assert s.hub_url == ["http://127.0.0.1:9/hub"]
     assert s.seal_after == timedelta(minutes=90)
 
@@ -68,3 +69,29 @@ def test_parse_duration():
     assert parse_duration("2d") == timedelta(days=2)
     assert parse_duration(30) == timedelta(seconds=30)
     assert parse_duration("250ms") == timedelta(milliseconds=250)
+
+
+@pytest.mark.parametrize("tokens", ["short", "a-long-enough-token-here,tiny"])
+def test_short_write_tokens_are_refused_without_echoing_them(monkeypatch, tokens):
+    monkeypatch.setenv("HEADWATER_WRITE_TOKENS", tokens)
+    with pytest.raises(SettingsError, match="HEADWATER_WRITE_TOKENS") as caught:
+        load_settings()
+    assert "16" in str(caught.value)
+    assert "short" not in str(caught.value) and "tiny" not in str(caught.value)
+
+
+def test_unknown_variable_in_the_environment_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("HEADWATER_HUB_URLS", "http://127.0.0.1:9/hub")  # a typo of HUB_URL
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/tmp/x")  # not ours: ignored
+    with pytest.raises(SettingsError, match="HEADWATER_HUB_URLS") as caught:
+        load_settings()
+    assert "HEADWATER_HUB_URL?" in str(caught.value)  # the suggestion
+
+
+def test_unknown_variable_in_dot_env_is_refused_by_name(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("HEADWATER_PORT=9001\nheadwater_seal_afer=1h\nOTHER=1\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="headwater_seal_afer"):
+        load_settings()
+    (tmp_path / ".env").write_text("HEADWATER_PORT=9001\nheadwater_seal_after=1h\nOTHER=1\n")
+    assert load_settings().seal_after == timedelta(hours=1)  # known names in any case

@@ -19,15 +19,13 @@ FROM set_changes s JOIN changes c ON c.position = s.position
 WHERE s.set_id = $1
 ORDER BY s.seq DESC LIMIT 1
 
--- name: local_resources
--- Live, locally stored resources of some collections after a keyset point, in (collection,
--- ord) order. $1: collection ids, $2: last collection id seen, $3: last ord seen, $4: limit.
+-- name: local_resources_all
+-- Live, locally stored resources of some collections, in (collection, ord) order: read through
+-- one cursor by the Resource Dump's spool. $1: collection ids.
 SELECT id, collection_id, ord, uri, content_key, type, lastmod
 FROM resources
-WHERE collection_id = ANY($1::int[]) AND (collection_id, ord) > ($2, $3)
-  AND NOT deleted AND content_key IS NOT NULL
+WHERE collection_id = ANY($1::int[]) AND NOT deleted AND content_key IS NOT NULL
 ORDER BY collection_id, ord
-LIMIT $4
 
 -- name: local_bytes
 -- Approximate bytes of a resource dump (for progress only). $1: collection ids.

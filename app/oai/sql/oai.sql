@@ -41,8 +41,19 @@ JOIN collections c ON c.id = r.collection_id
 ORDER BY r.datestamp, r.id
 
 -- name: count_all
--- $1 from (inclusive); $2 until (exclusive)
-SELECT count(*) FROM resources WHERE datestamp >= $1 AND datestamp < $2
+-- Counted up to a cap, so a first page costs the same at any store size.
+-- $1 from (inclusive); $2 until (exclusive); $3 cap
+SELECT count(*) FROM (
+    SELECT 1 FROM resources WHERE datestamp >= $1 AND datestamp < $2 LIMIT $3) t
+
+-- name: records_all
+-- Every record (deleted ones included), from the per-part counters (migration 0007).
+SELECT coalesce(sum(records), 0)::bigint FROM resource_parts
+
+-- name: records_of_collections
+-- The records of some collections, from the per-part counters. $1 collection ids
+SELECT coalesce(sum(records), 0)::bigint FROM resource_parts
+WHERE collection_id = ANY($1::integer[])
 
 -- name: collection_ids
 -- $1 a collection name: it and its descendants
@@ -92,6 +103,7 @@ JOIN collections c ON c.id = r.collection_id
 ORDER BY r.datestamp, r.id
 
 -- name: count_by
--- $1 values; $2 from; $3 until
-SELECT count(*) FROM resources
-WHERE {column} = ANY($1::{type}[]) AND datestamp >= $2 AND datestamp < $3
+-- Counted up to a cap. $1 values; $2 from; $3 until; $4 cap
+SELECT count(*) FROM (
+    SELECT 1 FROM resources
+    WHERE {column} = ANY($1::{type}[]) AND datestamp >= $2 AND datestamp < $3 LIMIT $4) t

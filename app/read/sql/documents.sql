@@ -85,10 +85,10 @@ WHERE s.set_id = $1 ORDER BY s.seq LIMIT 1
 SELECT position, datetime FROM log_head
 
 -- name: plain_parts
--- Parts holding at least one live resource under this server (the plain sitemap lists only
--- those). A part with such a resource near its start costs one index probe; a part of other
--- hosts' URIs only is scanned once (at most a page of rows).
--- $1: page size, $2: URI prefix.
+-- Fallback when the server's prefix is not the one the counters keep (two servers with other
+-- base URLs on one database): parts holding at least one live resource under this server. A
+-- part with such a resource near its start costs one index probe; a part of other hosts'
+-- URIs only is scanned once (at most a page of rows). $1: page size, $2: URI prefix.
 SELECT c.name AS collection, p.collection_id, c.member_seq, p.part, p.entries, p.bytes
 FROM resource_parts p JOIN collections c ON c.id = p.collection_id
 WHERE p.entries > 0 AND EXISTS (
@@ -96,3 +96,31 @@ WHERE p.entries > 0 AND EXISTS (
     WHERE r.collection_id = p.collection_id AND r.ord >= p.part * $1
       AND r.ord < (p.part + 1) * $1 AND NOT r.deleted AND starts_with(r.uri, $2))
 ORDER BY c.name, p.part
+
+-- name: plain_parts_counted
+-- The same from the counters (migration 0007): parts with a live resource under the stored
+-- prefix, read from resource_parts alone. Valid only when $1 is meta.sitemap_prefix (checked
+-- in the query, so a stale caller gets the fallback's answer, never a wrong one).
+-- $1: URI prefix.
+SELECT c.name AS collection, p.collection_id, c.member_seq, p.part, p.entries, p.bytes
+FROM resource_parts p JOIN collections c ON c.id = p.collection_id
+WHERE p.local_entries > 0
+  AND (SELECT value FROM meta WHERE key = 'sitemap_prefix') = $1
+ORDER BY c.name, p.part
+
+-- name: sitemap_prefix
+-- The URI prefix resource_parts.local_entries counts (NULL: none yet).
+SELECT value FROM meta WHERE key = 'sitemap_prefix'
+
+-- name: recount_sitemap_prefix
+-- Store a new prefix and recount every part under it: one pass over resources, run at start
+-- only when the base URL changed, under the log's append lock. $1: prefix, $2: page size.
+WITH stored AS (
+    INSERT INTO meta (key, value) VALUES ('sitemap_prefix', $1)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+)
+UPDATE resource_parts p
+SET local_entries = (
+    SELECT count(*) FROM resources r
+    WHERE r.collection_id = p.collection_id AND r.ord >= p.part * $2
+      AND r.ord < (p.part + 1) * $2 AND NOT r.deleted AND starts_with(r.uri, $1))

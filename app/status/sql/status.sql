@@ -12,11 +12,12 @@ FROM collections c
 ORDER BY c.name
 
 -- name: changes_per_hour
--- Changes per hour over the last day (uses the datetime index).
-SELECT date_trunc('hour', datetime) AS hour, count(*) AS n
-FROM changes
-WHERE datetime > clock_timestamp() - interval '24 hours'
-GROUP BY 1 ORDER BY 1
+-- Changes per UTC hour over the last day, from the counters the writer keeps (migration
+-- 0007): at most 25 rows read, whatever the write rate.
+SELECT hour, changes AS n
+FROM change_hours
+WHERE hour > date_trunc('hour', clock_timestamp() - interval '24 hours', 'UTC')
+ORDER BY hour
 
 -- name: dump_status
 -- Completed dump packages per collection and kind.

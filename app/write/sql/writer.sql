@@ -56,6 +56,13 @@ WHERE c.id = u.id
 -- $1: new head position, $2: its datetime.
 UPDATE log_head SET position = $1, datetime = $2
 
+-- name: count_change_hours
+-- Add a batch's changes to their UTC hours (under the append lock: no two writers race).
+-- $1: hours, $2: changes in each.
+INSERT INTO change_hours AS h (hour, changes)
+SELECT * FROM unnest($1::timestamptz[], $2::bigint[])
+ON CONFLICT (hour) DO UPDATE SET changes = h.changes + EXCLUDED.changes
+
 -- name: seal_stale_pages
 -- Seal every open change-list page whose first change is older than the limit, by moving the
 -- collection's sequence to the next page boundary. $1: page size, $2: max age (interval).
