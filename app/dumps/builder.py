@@ -78,10 +78,11 @@ class _Quiet:
 class BuildResult:
     collection: str
     kind: str
-    outcome: str  # built | current | busy | empty
+    outcome: str  # built | current | busy | empty | withheld
     packages: int = 0
     bytes: int = 0
     page: int | None = None
+    missing: int = 0  # withheld: entries whose bytes Headwater does not hold
 
 
 def dumps_root(settings: Settings) -> Path:
@@ -227,9 +228,17 @@ class Builder:
             if latest is not None and latest["at"] == at and not force:
                 return BuildResult(name, "resourcedump", "current", latest["packages"])
             ids = [r["id"] for r in await conn.fetch(Q["descendant_ids"], name)]
-            total = await conn.fetchval(Q["local_bytes"], ids)
             build_id = await rw.fetchval(Q["insert_build"], cid, "resourcedump", at,
                                          None, None, None)
+            # a Resource Dump holds every resource of its Resource List or is not made
+            missing = await conn.fetchval(Q["hosted_elsewhere_resources"], ids)
+            if missing:
+                await rw.execute(Q["record_withheld"], build_id, missing)
+                await self._sweep(rw, cid, running=build_id)
+                log.warning("dumps: no resource dump of %s: %d resources have no bytes here",
+                            name, missing)
+                return BuildResult(name, "resourcedump", "withheld", missing=missing)
+            total = await conn.fetchval(Q["local_bytes"], ids)
             self.progress.start(f"{name}: resource dump", total)
             up = urls.capability_list(self.settings.base_url, name)
             head = mf.resourcedump_manifest_head(at=at, up=up)
@@ -283,6 +292,16 @@ class Builder:
                 from_, until = bounds[page]
                 build_id = await rw.fetchval(Q["insert_build"], cid, "changedump", None, page,
                                              from_, until)
+                # a Change Dump holds the bytes of every change in its interval or is not made
+                missing = await snap.conn.fetchval(Q["hosted_elsewhere_changes"], cid,
+                                                   page * n, (page + 1) * n)
+                if missing:
+                    await rw.execute(Q["record_withheld"], build_id, missing)
+                    log.warning("dumps: no change dump of %s page %d: %d changes have no "
+                                "bytes here", name, page, missing)
+                    out.append(BuildResult(name, "changedump", "withheld", page=page,
+                                           missing=missing))
+                    continue
                 self.progress.start(f"{name}: change dump of page {page}", None)
                 with DUMP_BUILD_SECONDS.labels("changedump").time():
                     built = await self._pack(
@@ -319,7 +338,8 @@ class Builder:
                     items.append(_Item(r["uri"], r["lastmod"], r["type"],
                                        change_path(r["uri"], r["position"]), r["content_key"],
                                        r["change"], r["datetime"]))
-                # created/updated elsewhere-hosted resources: no bytes, so not in a package
+                else:  # counted before packing (hosted_elsewhere_changes): never packed
+                    raise DumpError(f"change {r['position']} of {r['uri']} has no bytes")
             if items:
                 yield items
 

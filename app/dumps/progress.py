@@ -64,6 +64,10 @@ def run_build(settings: Settings, dsn: str, collection: str | None, force: bool)
         return 1
     for r in results:
         page = f" page {r.page}" if r.page is not None else ""
+        if r.outcome == "withheld":
+            print(f"{r.collection} {r.kind}{page}: withheld, {r.missing} entries have no bytes "
+                  "here (hosted elsewhere; see headwater ingest --blobs)")
+            continue
         print(f"{r.collection} {r.kind}{page}: {r.outcome}, {r.packages} packages, "
               f"{r.bytes} bytes")
     return 0

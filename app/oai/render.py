@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.oai.arguments import ErrorItem
+from sitemaps.entries import links_xml
 
 __all__ = [
     "text", "attr", "datestamp", "w3c", "envelope_start", "envelope_end", "error_response",
@@ -135,6 +136,9 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
         f'<description><urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
         f'xsi:schemaLocation="{SITEMAP_NS} http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
         f'<rs:ln rel="resourcesync" href="{attr(source_description)}"/>'
+        # every ResourceSync urlset carries its rs:md (ResourceSync 1.1 §7); this one lists the
+        # Source Description, so it is one of the `description` kind
+        '<rs:md capability="description"/>'
         f"<url><loc>{text(source_description)}</loc>"
         '<rs:md capability="description"/></url></urlset></description>'
     )
@@ -229,6 +233,9 @@ def rs_view(rec: Record) -> str:
     out = [f'<urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
            f'xsi:schemaLocation="{SITEMAP_NS} '
            'http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
+           # the mandatory rs:md (ResourceSync 1.1 §7): a one-entry Resource List as of the
+           # record's datestamp, the datetime of the newest change it reflects
+           f'<rs:md capability="resourcelist" at="{w3c(rec.datestamp)}"/>'
            f"<url><loc>{text(rec.uri)}</loc>"]
     if rec.lastmod is not None:
         out.append(f"<lastmod>{w3c(rec.lastmod)}</lastmod>")
@@ -236,11 +243,9 @@ def rs_view(rec: Record) -> str:
                               ("type", _bare(rec.type))) if v is not None]
     if md:
         out.append("<rs:md" + "".join(f' {k}="{attr(v)}"' for k, v in md) + "/>")
-    for link in rec.links or ():
-        if not isinstance(link, Mapping) or not link.get("rel") or not link.get("href"):
-            continue
-        kind = f' type="{attr(link["type"])}"' if link.get("type") else ""
-        out.append(f'<rs:ln rel="{attr(link["rel"])}" href="{attr(link["href"])}"{kind}/>')
+    # the links exactly as the Resource List's fragment shows them
+    out.append(links_xml([link for link in rec.links or ()
+                          if isinstance(link, Mapping) and link.get("rel") and link.get("href")]))
     out.append("</url></urlset>")
     return "".join(out)
 
