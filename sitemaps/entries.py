@@ -13,14 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from sitemaps.fixity import NO_FIXITY, Fixity
-from sitemaps.format import esc, url_entry, w3c
+from sitemaps.format import esc, ln_element, url_entry, w3c
 
 # a field named `datetime` (the spec's attribute) needs another name for its type
 Timestamp = datetime
 
-__all__ = ["ResourceRow", "ChangeRow", "resource_url", "change_url", "plain_url"]
+__all__ = ["ResourceRow", "ChangeRow", "LINK_ATTRS", "resource_url", "change_url", "plain_url",
+           "links_xml"]
 
-_LINK_ATTRS = ("rel", "href", "type")
+# every attribute an ingest record's link may carry, in the order every renderer publishes
+# them (headwater_links_xml in app/db/migrations/0007_link_attributes.sql is the SQL twin)
+LINK_ATTRS = ("rel", "href", "type", "length", "hash", "modified", "pri")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,13 @@ class ChangeRow:
 
 
 def _links(links: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-    # rel, href, type only, in that order: the attributes an ingest record may carry
-    return [{k: link[k] for k in _LINK_ATTRS if link.get(k) is not None} for link in links or ()]
+    # the attributes an ingest record may carry, in LINK_ATTRS order
+    return [{k: link[k] for k in LINK_ATTRS if link.get(k) is not None} for link in links or ()]
+
+
+def links_xml(links: Sequence[Mapping[str, Any]] | None) -> str:
+    """The `<rs:ln>` elements of a resource's stored links, as a Resource List shows them."""
+    return "".join(ln_element(**link) for link in _links(links))
 
 
 def resource_url(row: ResourceRow) -> str:

@@ -60,8 +60,9 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_server: str) -> str:
-    """A migrated database used as the template of every test database."""
+def template_db(pg_server: str) -> Iterator[str]:
+    """A migrated database used as the template of every test database, dropped at the end
+    (a shared server, as in .ci/run's second pass, keeps nothing)."""
     name = f"hw_template_{uuid.uuid4().hex[:8]}"
 
     async def build() -> None:
@@ -72,8 +73,16 @@ def template_db(pg_server: str) -> str:
         await migrate.upgrade(conn, page_size=PAGE_SIZE)
         await conn.close()
 
+    async def drop() -> None:
+        admin = await asyncpg.connect(pg_server)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
     asyncio.run(build())
-    return name
+    yield name
+    asyncio.run(drop())
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+from pathlib import Path
 
 import typer
 
@@ -42,12 +43,12 @@ def _migrated_database(settings: Settings, *, stop_at_exit: bool = True) -> str:
     """The database URL with every migration applied, so each command works on a fresh data
     folder; a page size other than the stored one stops the command (exit 2)."""
     from app.db.database import migrate_database
-    from app.db.migrate import PageSizeMismatch
+    from app.db.migrate import StartRefused
 
     dsn = _database_url(settings, stop_at_exit=stop_at_exit)
     try:
         asyncio.run(migrate_database(dsn, page_size=settings.page_size))
-    except PageSizeMismatch as exc:
+    except StartRefused as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from None
     return dsn
@@ -60,13 +61,13 @@ def db_upgrade() -> None:
     Example: DATABASE_URL=postgresql://localhost/headwater headwater db upgrade
     """
     from app.db.database import migrate_database
-    from app.db.migrate import PageSizeMismatch
+    from app.db.migrate import StartRefused
 
     settings = _settings()
     try:
         applied = asyncio.run(migrate_database(_database_url(settings),
                                                page_size=settings.page_size))
-    except PageSizeMismatch as exc:
+    except StartRefused as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from None
     names = [f"{m.version}_{m.name}" for m in applied]
@@ -136,11 +137,17 @@ def ingest(
     max_file_count: int = typer.Option(200, help="Refuse larger filesets (too-many-files)."),
     max_total_size: int = typer.Option(64 * 1024**3, help="Refuse larger filesets (bytes)."),
     restart: bool = typer.Option(False, help="Ignore checkpoints: read every file from the top."),
+    blobs: str = typer.Option(
+        None, help="The crawler's blob folder (DIR/<sha1[0:2]>/<sha1[2:4]>/<sha1>): copy each "
+                   "file's bytes into the content store, so dumps can hold it."),
 ) -> None:
     """Load crawler ingest results (single-file and fileset results) into a collection.
 
     Each committed batch is checkpointed: re-running on the same file resumes after it.
+    With --blobs, each file whose sha-1 is in the blob folder gets its bytes stored (checked
+    against the result's digests and size); the others stay hosted elsewhere.
     Example: headwater ingest --collection serials:harvest_2026_11 results.jsonl.gz
+    Example: headwater ingest --collection serials:x --blobs /srv/blobs results.jsonl.gz
     """
     import time
 
@@ -154,6 +161,9 @@ def ingest(
 
     if not is_collection_name(collection):
         typer.secho(f"invalid collection name {collection!r}", fg="red", err=True)
+        raise typer.Exit(2)
+    if blobs is not None and not os.path.isdir(blobs):
+        typer.secho(f"--blobs {blobs!r} is not a folder", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
     dsn = _migrated_database(settings)
@@ -179,6 +189,8 @@ def ingest(
                     seal_after=settings.seal_after,
                     limits=Limits(max_file_count, max_total_size), batch_size=batch_size,
                     resume=not restart, progress=progress,
+                    blobs=Path(blobs) if blobs is not None else None,
+                    content_dir=settings.content_dir,
                 )
         finally:
             await conn.close()
@@ -193,6 +205,9 @@ def ingest(
         typer.echo(f"resumed: {summary.resumed} lines already committed by an earlier run")
     for reason, count in sorted(summary.skipped.items()):
         typer.echo(f"skipped {reason}: {count}")
+    if blobs is not None:
+        typer.echo(f"bytes: {summary.blobs_copied} copied from {blobs}, {summary.blobs_stored} "
+                   f"already stored, {summary.blobs_missing} without a blob (hosted elsewhere)")
     typer.echo(f"rejected: {len(summary.rejected)}")
     for name, line, reason in summary.rejected[:50]:
         typer.echo(f"  {name}:{line}: {reason}")

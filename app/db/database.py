@@ -21,7 +21,8 @@ def database_url(settings: Settings, *, stop_at_exit: bool = False) -> str:
 
 
 async def migrate_database(dsn: str, *, page_size: int) -> list[migrate.Migration]:
-    """Apply what is pending; raises migrate.PageSizeMismatch before changing anything."""
+    """Apply what is pending; raises migrate.StartRefused (another page size, a server older
+    than PostgreSQL 14) before changing anything."""
     conn = await connect(dsn)
     try:
         return await migrate.upgrade(conn, page_size=page_size)

@@ -13,9 +13,13 @@ import asyncpg
 
 from app.db.locks import MIGRATIONS_LOCK
 
-__all__ = ["Migration", "PageSizeMismatch", "available", "pending", "upgrade"]
+__all__ = ["MIN_SERVER_VERSION", "Migration", "PageSizeMismatch", "StartRefused",
+           "UnsupportedServer", "available", "check_server_version", "pending", "upgrade"]
 
 log = logging.getLogger(__name__)
+# The oldest PostgreSQL whose features the migrations and queries use (transition tables,
+# stored generated columns, `gen_random_uuid` are all older; nothing newer than 14 is needed).
+MIN_SERVER_VERSION = 14
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,15 @@ class Migration:
     sql: str
 
 
-class PageSizeMismatch(Exception):
+class StartRefused(Exception):
+    """A reason the service must not start on this database; the message is one line."""
+
+
+class UnsupportedServer(StartRefused):
+    """The server is older than MIN_SERVER_VERSION."""
+
+
+class PageSizeMismatch(StartRefused):
     """The database was created with another page size; sealed pages are never re-cut."""
 
 
@@ -56,8 +68,24 @@ async def pending(conn: asyncpg.Connection) -> list[Migration]:
     return [m for m in available() if m.version not in done]
 
 
+def check_server_version(version_num: int, version: str) -> None:
+    """Refuse a server older than MIN_SERVER_VERSION (`server_version_num`, e.g. 130012)."""
+    if version_num < MIN_SERVER_VERSION * 10_000:
+        raise UnsupportedServer(
+            f"PostgreSQL {version} is not supported: Headwater needs PostgreSQL "
+            f"{MIN_SERVER_VERSION} or later")
+
+
+async def server_version(conn: asyncpg.Connection) -> tuple[int, str]:
+    row = await conn.fetchrow("SELECT current_setting('server_version_num')::int AS num,"
+                              " current_setting('server_version') AS version")
+    return row["num"], row["version"]
+
+
 async def upgrade(conn: asyncpg.Connection, *, page_size: int) -> list[Migration]:
-    """Apply what is pending; store the page size on first run and refuse another one later."""
+    """Apply what is pending; store the page size on first run and refuse another one later.
+    A server older than MIN_SERVER_VERSION is refused before anything is read or written."""
+    check_server_version(*await server_version(conn))
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATIONS_LOCK)
     try:
         done = await _applied(conn)

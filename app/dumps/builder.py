@@ -93,11 +93,13 @@ class _Quiet:
 class BuildResult:
     collection: str
     kind: str
-    outcome: str  # built | current | busy | empty
+    outcome: str  # built | current | busy | empty | withheld
     packages: int = 0
     bytes: int = 0
     page: int | None = None
-    missing: int = 0  # files left out: their bytes are not in the content store
+    # built: files left out, their bytes gone from the store; withheld: entries whose bytes
+    # Headwater does not hold (hosted elsewhere)
+    missing: int = 0
 
 
 def dumps_root(settings: Settings) -> Path:
@@ -281,10 +283,19 @@ class Builder:
                 if latest is not None and latest["at"] == at and not force:
                     return BuildResult(name, "resourcedump", "current", latest["packages"])
                 ids = [r["id"] for r in await conn.fetch(Q["descendant_ids"], name)]
-                total = await conn.fetchval(Q["local_bytes"], ids)
-                await self._spool_resources(conn, ids, spool)
+                # a Resource Dump holds every resource of its Resource List or is not made
+                withheld = await conn.fetchval(Q["hosted_elsewhere_resources"], ids)
+                if not withheld:
+                    total = await conn.fetchval(Q["local_bytes"], ids)
+                    await self._spool_resources(conn, ids, spool)
             build_id = await rw.fetchval(Q["insert_build"], cid, "resourcedump", at,
                                          None, None, None)
+            if withheld:
+                await rw.execute(Q["record_withheld"], build_id, withheld)
+                await self._sweep(rw, cid, running=build_id)
+                log.warning("dumps: no resource dump of %s: %d resources have no bytes here",
+                            name, withheld)
+                return BuildResult(name, "resourcedump", "withheld", missing=withheld)
             self.progress.start(f"{name}: resource dump", total)
             up = urls.capability_list(self.settings.base_url, name)
             head = mf.resourcedump_manifest_head(at=at, up=up)
@@ -337,9 +348,19 @@ class Builder:
             # a sealed page never changes: short reads, no snapshot held while packing
             async with self.pool.acquire() as conn:
                 bounds = await page_bounds(conn, cid, [page], n)
+                # a Change Dump holds the bytes of every change in its interval or is not made
+                withheld = await conn.fetchval(Q["hosted_elsewhere_changes"], cid, page * n,
+                                               (page + 1) * n)
             from_, until = bounds[page]
             build_id = await rw.fetchval(Q["insert_build"], cid, "changedump", None, page,
                                          from_, until)
+            if withheld:
+                await rw.execute(Q["record_withheld"], build_id, withheld)
+                log.warning("dumps: no change dump of %s page %d: %d changes have no "
+                            "bytes here", name, page, withheld)
+                out.append(BuildResult(name, "changedump", "withheld", page=page,
+                                       missing=withheld))
+                continue
             self.progress.start(f"{name}: change dump of page {page}", None)
             self.missing = 0
             with DUMP_BUILD_SECONDS.labels("changedump").time():
@@ -376,7 +397,8 @@ class Builder:
                     items.append(_Item(r["uri"], r["lastmod"], r["type"],
                                        change_path(r["uri"], r["position"]), r["content_key"],
                                        r["change"], r["datetime"]))
-                # created/updated elsewhere-hosted resources: no bytes, so not in a package
+                else:  # counted before packing (hosted_elsewhere_changes): never packed
+                    raise DumpError(f"change {r['position']} of {r['uri']} has no bytes")
             if items:
                 yield items
 

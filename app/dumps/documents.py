@@ -24,7 +24,8 @@ __all__ = ["capability_entries", "resource_dump", "change_dump"]
 
 async def capability_entries(conn: asyncpg.Connection, settings: Settings, collection: str
                              ) -> list[CapEntry]:
-    """`resourcedump` and `changedump`, each once it holds a package (docs/dumps.md)."""
+    """`resourcedump` and `changedump`, each once it holds a package and covers everything it
+    promises (docs/dumps.md, "Dumps cover what they promise")."""
     cid = await conn.fetchval(serving.Q["collection_id"], collection)
     if cid is None:
         return []
@@ -48,7 +49,8 @@ async def resource_dump(reader: Reader, request: Request, collection: str,
         coll = await require_collection(snap, collection)
         state = await serving.resourcedump_state(snap.conn, coll.id)
         if state is None:
-            raise HTTPProblem(404, "not found", f"{collection!r} has no Resource Dump yet")
+            why = (await serving.withheld(snap.conn, coll.id)).reason("resourcedump")
+            raise HTTPProblem(404, "not found", why or f"{collection!r} has no Resource Dump yet")
         up = urls.capability_list(base, collection)
         top = urls.resource_dump(base, collection)
         parts = _parts(state.packages, n)
@@ -82,17 +84,18 @@ async def change_dump(reader: Reader, request: Request, collection: str,
         coll = await require_collection(snap, collection)
         state = await serving.changedump_state(snap.conn, coll.id)
         if state is None:
-            raise HTTPProblem(404, "not found", f"{collection!r} has no Change Dump yet")
+            why = (await serving.withheld(snap.conn, coll.id)).reason("changedump")
+            raise HTTPProblem(404, "not found", why or f"{collection!r} has no Change Dump yet")
         parts = _parts(state.packages, n)
         if part is not None and not (parts > 1 and 0 <= part < parts):
             raise HTTPProblem(404, "not found", f"no part {part} of this Change Dump")
         part_from = state.first_from
         if part:
             part_from = await snap.conn.fetchval(serving.Q["changedump_part_from"], coll.id,
-                                                 part * n)
+                                                 state.start + part * n)
         up = urls.capability_list(base, collection)
         top = urls.change_dump(base, collection)
-        token = etag_token("changedump", state.packages, state.newest, part)
+        token = etag_token("changedump", state.start, state.packages, state.newest, part)
 
         async def body() -> AsyncIterator[bytes]:
             if part is None and parts > 1:
@@ -105,7 +108,7 @@ async def change_dump(reader: Reader, request: Request, collection: str,
             yield mf.changedump_head(from_=part_from, up=up,
                                      index=top if part is not None else None).encode()
             async for chunk in serving.changedump_entries(snap.conn, base, collection, coll.id,
-                                                          lo, hi):
+                                                          state.start + lo, state.start + hi):
                 yield chunk
             yield mf.URLSET_CLOSE.encode()
 

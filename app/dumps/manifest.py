@@ -4,8 +4,9 @@ package manifests. Pure string building on `sitemaps.format`, no I/O.
 What a manifest says about a file is measured from the bytes packed (length) or true by
 construction (sha-256: the content store's key), so it can say nothing false about them.
 (md5 is left out: computing it would cost more than the rest of a build together.)
-Resources hosted elsewhere have no bytes here and are never listed in a package; the dump
-documents carry a comment saying so for the human reader.
+A dump is offered only when it holds every resource (Resource Dump) or the bytes of every change
+(Change Dump) it covers (docs/dumps.md); the dump documents carry a comment saying so for the
+human reader.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ __all__ = [
 
 ZIP = "application/zip"
 EXTERNAL_NOTE = (
-    "<!-- Packages hold the bytes of the resources this server stores. Resources hosted "
-    "elsewhere have no bytes here: they are listed in the Resource List and Change List "
-    "only, never in a package. -->\n"
+    "<!-- The packages hold the bytes of every resource (Resource Dump) or change (Change "
+    "Dump) they cover. A collection holding resources hosted elsewhere, whose bytes this "
+    "server does not have, is offered no dump. -->\n"
 )
 
 

@@ -160,6 +160,7 @@ async def _window_rows(conn: asyncpg.Connection, cid: int, change_seq: int,
         if n > MAX_FILES:
             raise _too_large(f"the window holds more than {MAX_FILES} changes")
     rows: list[_Row] = []
+    missing = 0
     for start in range(lo, hi, 5_000):
         for r in await conn.fetch(Q["set_changes_range"], cid, start, min(start + 5_000, hi)):
             if r["change"] == "deleted":
@@ -168,6 +169,14 @@ async def _window_rows(conn: asyncpg.Connection, cid: int, change_seq: int,
                 rows.append(_Row(r["uri"], r["lastmod"], r["type"],
                                  change_path(r["uri"], r["position"]), r["content_key"],
                                  r["change"], r["datetime"]))
+            else:
+                missing += 1
+    if missing:
+        # a Change Dump Manifest holds the bytes of every change in its interval (§13.2)
+        raise HTTPProblem(409, "dump incomplete", (
+            f"{missing} created or updated changes in this window are of resources hosted "
+            "elsewhere, whose bytes this server does not have; choose a window without them "
+            "or bring the bytes in (headwater ingest --blobs)"))
     return rows, until
 
 

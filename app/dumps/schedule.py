@@ -48,7 +48,7 @@ class DumpScheduler:
         try:
             for r in await self.builder.build_collection(
                     name, force=force, wait=force, resource_dump=resource_dump):
-                if r.kind == "resourcedump" and r.outcome in ("current", "empty"):
+                if r.kind == "resourcedump" and r.outcome in ("current", "empty", "withheld"):
                     self.checked[name] = time.monotonic()
                 if r.outcome == "built":
                     log.info("dumps: %s %s: %d packages, %d bytes", r.collection, r.kind,

@@ -16,7 +16,8 @@ import asyncpg
 from app.db.queries import load_queries
 from app.dumps import manifest as mf
 
-__all__ = ["package_url", "manifest_url", "ResourceDumpState", "ChangeDumpState",
+__all__ = ["package_url", "manifest_url", "ResourceDumpState", "ChangeDumpState", "Withheld",
+           "withheld",
            "resourcedump_state", "changedump_state", "resourcedump_entries",
            "changedump_entries", "CHUNK"]
 
@@ -45,21 +46,57 @@ class ChangeDumpState:
     packages: int
     newest: datetime
     first_from: datetime
+    start: int = 0  # listing seq of its first package: after the last page lacking bytes
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """What keeps a collection's dumps from being offered: resources (Resource Dump) and
+    created/updated changes (Change Dump) whose bytes Headwater does not hold."""
+
+    resourcedump: int
+    changedump: int
+
+    def reason(self, kind: str) -> str | None:
+        if kind == "resourcedump":
+            return (f"{self.resourcedump} resources of this collection are hosted elsewhere and "
+                    "have no bytes here, so a Resource Dump could not hold them; bring the "
+                    "bytes in (headwater ingest --blobs)") if self.resourcedump else None
+        return (f"{self.changedump} created or updated changes in this collection's sealed "
+                "Change List pages are of resources hosted elsewhere, without bytes here, so a "
+                "Change Dump could not hold them: it starts after the last such page, and no "
+                "later page is packed yet (headwater ingest --blobs brings bytes in)"
+                ) if self.changedump else None
+
+
+async def withheld(conn: asyncpg.Connection, cid: int) -> Withheld:
+    row = await conn.fetchrow(Q["withheld"], cid)
+    return Withheld(int(row["resourcedump"] or 0), int(row["changedump"] or 0))
 
 
 async def resourcedump_state(conn: asyncpg.Connection, cid: int) -> ResourceDumpState | None:
-    """The newest completed Resource Dump, when it holds at least one package."""
+    """The newest completed Resource Dump, when it holds at least one package and every live
+    resource of the collection (a build that could not hold them all packs nothing)."""
     row = await conn.fetchrow(Q["latest_resourcedump"], cid)
-    if row is None or not row["packages"]:
+    if row is None or not row["packages"] or row["hosted_elsewhere"]:
         return None
     return ResourceDumpState(row["id"], row["at"], row["completed"], row["packages"])
 
 
 async def changedump_state(conn: asyncpg.Connection, cid: int) -> ChangeDumpState | None:
-    row = await conn.fetchrow(Q["changedump_state"], cid)
+    """The Change Dump, when it holds a package. It holds the bytes of every change in its
+    interval: a page whose build could not hold them all has no package, and the Change Dump
+    starts after the last such page (its `from` is the next packed page's)."""
+    start = 0
+    cut = await conn.fetchval(Q["changedump_cut"], cid)
+    if cut is not None:
+        start = await conn.fetchval(Q["changedump_start"], cid, cut)
+        if start is None:
+            return None
+    row = await conn.fetchrow(Q["changedump_state"], cid, start)
     if row is None or not row["packages"]:
         return None
-    return ChangeDumpState(row["packages"], row["newest"], row["first_from"])
+    return ChangeDumpState(row["packages"], row["newest"], row["first_from"], start)
 
 
 def _entry(base: str, collection: str, r: asyncpg.Record) -> str:

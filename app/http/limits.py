@@ -1,4 +1,5 @@
-"""Back-pressure: bounded concurrency per worker, answered with 429 and `Retry-After`.
+"""Back-pressure: bounded concurrency per worker, answered with 429 (`/oai`: 503) and
+`Retry-After`.
 
 Two budgets, both per worker process (each uvicorn worker has its own):
 - every request in flight (`HEADWATER_MAX_INFLIGHT`), so a flood queues in the kernel's backlog
@@ -8,7 +9,8 @@ Two budgets, both per worker process (each uvicorn worker has its own):
   own semaphore (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
 
 A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
-problem (docs/rules.md §10: back-pressure is 429; 503 is only for /readyz). A slot is held until the
+problem (docs/rules.md §10); `/oai` gets 503 with `Retry-After` and a plain-text body instead, the
+flow control OAI-PMH 2.0 §3.1.2.2 defines for harvesters (docs/oai-pmh.md). A slot is held until the
 response's last byte is handed to the server, so a streamed page counts for as long as it streams.
 
 A client that stops reading holds its slot (and, for a streamed document, a database connection
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.problems import problem_response
@@ -112,9 +114,16 @@ class BackPressure:
             return False
         return True
 
-    async def _busy(self, scope: Scope, receive: Receive, send: Send, budget: str) -> None:
+    async def _busy(self, scope: Scope, receive: Receive, send: Send, budget: str,
+                    path: str) -> None:
         _label_refusal(scope, budget)
         what = {"dump": "dump builds", "document": "document requests"}.get(budget, "requests")
+        if path == "/oai":  # OAI-PMH flow control: harvesters know 503 + Retry-After
+            busy = PlainTextResponse(
+                f"too many {what} in progress; retry after {self.retry_after} s\n", 503,
+                headers={"Retry-After": self.retry_after})
+            await busy(scope, receive, send)
+            return
         response = problem_response(
             429, "too many requests", f"too many {what} in progress; retry later",
             headers={"Retry-After": self.retry_after}, instance=scope.get("path"),
@@ -134,7 +143,7 @@ class BackPressure:
         budgets = self._get_budgets()
         send = self._timed_send(send)
         if not await self._acquire(budgets.inflight):
-            await self._busy(scope, receive, send, "requests")
+            await self._busy(scope, receive, send, "requests", path)
             return
         try:
             group = classify(scope["method"], path)
@@ -143,7 +152,7 @@ class BackPressure:
                 return
             sem = budgets.groups[group]
             if not await self._acquire(sem):
-                await self._busy(scope, receive, send, group)
+                await self._busy(scope, receive, send, group, path)
                 return
             try:
                 await self.app(scope, receive, send)

@@ -18,7 +18,7 @@ from typing import Any
 from app.oai.arguments import ErrorItem
 from sitemaps.entries import ResourceRow, resource_url
 from sitemaps.fixity import NO_FIXITY, Fixity
-from sitemaps.format import esc
+from sitemaps.format import esc, md_element
 
 __all__ = [
     "datestamp", "envelope_start", "envelope_end", "error_response",
@@ -115,6 +115,9 @@ def identify(*, name: str, base_url: str, earliest: datetime, admin_email: str,
         f'<description><urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
         f'xsi:schemaLocation="{SITEMAP_NS} http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
         f'<rs:ln rel="resourcesync" href="{esc(source_description)}"/>'
+        # every ResourceSync urlset carries its rs:md (ResourceSync 1.1 §7); this one lists the
+        # Source Description, so it is one of the `description` kind
+        '<rs:md capability="description"/>'
         f"<url><loc>{esc(source_description)}</loc>"
         '<rs:md capability="description"/></url></urlset></description>'
     )
@@ -192,11 +195,14 @@ def oai_dc(rec: Record) -> str:
 
 def rs_view(rec: Record) -> str:
     """The resource as a Resource List shows it (the same `<url>` entry, from the same
-    builder): where to fetch it and how to check it."""
+    builder): where to fetch it and how to check it. The urlset carries its mandatory rs:md
+    (ResourceSync 1.1 §7): a one-entry Resource List as of the record's datestamp, the
+    datetime of the newest change it reflects."""
     entry = resource_url(ResourceRow(rec.uri, rec.lastmod, rec.fixity, rec.links or ()))
     return (f'<urlset xmlns="{SITEMAP_NS}" xmlns:rs="{RS_NS}" '
             f'xsi:schemaLocation="{SITEMAP_NS} '
             'http://www.sitemaps.org/schemas/sitemap/0.9/sitemap.xsd">'
+            f'{md_element(capability="resourcelist", at=rec.datestamp)}'
             f"{entry.rstrip()}</urlset>")
 
 

@@ -60,6 +60,7 @@ async def status_page(request: Request) -> HTMLResponse:
             hourly = {r["hour"]: r["n"] for r in await conn.fetch(_Q["changes_per_hour"])}
             dumps = [{**dict(r), "newest": w3c(r["newest"])}
                      for r in await conn.fetch(_Q["dump_status"])]
+            withheld = [dict(r) for r in await conn.fetch(_Q["dumps_withheld"])]
     totals = _subtree_totals(rows)
     collections = [
         {"name": r["name"], "depth": r["depth"], "resources": totals[r["name"]],
@@ -80,7 +81,7 @@ async def status_page(request: Request) -> HTMLResponse:
         position=head["position"],
         head_datetime=w3c(head["datetime"]) if head["datetime"] else None,
         chart=hourly_bars(hourly, datetime.now(UTC)), collections=collections, hubs=hubs,
-        dumps=dumps,
+        dumps=dumps, withheld=withheld,
     )
     return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 

@@ -25,9 +25,11 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
 )
 
+from sitemaps.format import w3c
 from sitemaps.names import COLLECTION_PATTERN
 
 __all__ = ["FieldError", "InvalidBatch", "Record", "Description", "parse_batch",
@@ -75,11 +77,34 @@ DcValue = Annotated[str, StringConstraints(max_length=65_536, pattern=_CLEAN)]
 DEFAULT_LASTMOD_SKEW = 300.0
 
 
+# rs:ln (ResourceSync 1.1 §7 and resourcesync.xsd): `rel` is a registered relation type
+# (`[a-z][a-z0-9.-]*`) or an absolute URI; `href` any absolute URI (a mirror over another
+# protocol, `gsiftp://…`, as in the spec's Example 24); `hash` the `alg:digest` tokens rs:md uses.
+RelType = Annotated[str, StringConstraints(
+    max_length=1024, pattern=rf"^(?:[a-z][a-z0-9.-]*|[A-Za-z][A-Za-z0-9+.-]*:[^\s{_CTL}]+)$")]
+AnyUri = Annotated[str, StringConstraints(
+    max_length=2048, pattern=rf"^[A-Za-z][A-Za-z0-9+.-]*:[^\s{_CTL}]+$")]
+_HASH_TOKEN = rf"[a-z0-9][a-z0-9-]*:[^\s{_CTL}]+"
+LinkHash = Annotated[str, StringConstraints(
+    max_length=1024, pattern=rf"^{_HASH_TOKEN}(?: {_HASH_TOKEN})*$")]
+
+
 class Link(BaseModel):
+    """One `rs:ln` of a resource; stored as given (`modified` as a W3C UTC date-time) and
+    published with its attributes in this order by every renderer."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    rel: Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=_CLEAN)]
-    href: HttpUri
+    rel: RelType
+    href: AnyUri
     type: MediaType | None = None
+    length: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
+    hash: LinkHash | None = None
+    modified: AwareDatetime | None = None
+    pri: Annotated[StrictInt, Field(ge=1, le=999_999)] | None = None
+
+    @field_serializer("modified")
+    def _w3c(self, value: datetime | None) -> str | None:
+        return None if value is None else w3c(value)
 
 
 Metadata = dict[DcName, DcValue | list[DcValue]]

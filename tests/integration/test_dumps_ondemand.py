@@ -69,6 +69,18 @@ async def test_time_window_gives_a_change_dump_manifest(client, auth, data_dir):
     _, files = check_package(r.content, "changedump-manifest")
     assert list(files.values()) == [b"a v3"]
 
+    # a window holding a change without bytes (hosted elsewhere) cannot be covered: refused
+    # rather than answered with a manifest that leaves the change out
+    later = datetime.now(UTC)
+    await _ingest(client, auth, [{"uri": "https://elsewhere.example/w", "collection": "win"}])
+    r = await client.post("/resourcesync/win/dump", json={"from": start.isoformat()})
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "1 created or updated changes" in r.json()["detail"]
+    r = await client.post("/resourcesync/win/dump",
+                          json={"from": start.isoformat(), "until": later.isoformat()})
+    assert r.status_code == 200
+
 
 async def test_limits_and_bad_requests(app, client, auth, data_dir):
     await _ingest(client, auth, [local_record(data_dir, "lim", f"{i}.bin", bytes(1000) + bytes([i]))

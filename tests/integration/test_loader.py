@@ -105,6 +105,9 @@ def test_interpret_single_file_prefers_terminal_url():
     out = interpret(line, "c", Limits())
     assert out.records[0]["uri"] == line["terminal"]["terminal_url"]
     assert out.records[0]["lastmod"].endswith("+00:00")
+    # requested URL → terminal URL is `cite-as` (RFC 8574), not `via` (ResourceSync §14.8)
+    assert line["request"]["base_url"] != line["terminal"]["terminal_url"]
+    assert out.records[0]["links"] == [{"rel": "cite-as", "href": line["request"]["base_url"]}]
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

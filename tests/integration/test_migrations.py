@@ -120,3 +120,61 @@ def test_db_upgrade_command(empty_database: str, tmp_path: Path) -> None:
                  HEADWATER_PAGE_SIZE="1000")
     assert other.returncode == 2
     assert "HEADWATER_PAGE_SIZE" in other.stderr and "50000" in other.stderr
+
+
+async def test_every_migration_applies_on_this_server(empty_database: str) -> None:
+    """The suite runs on the embedded PostgreSQL 18 and, in .ci/run, on PostgreSQL 15: no
+    migration may use a function newer than the oldest supported server (array_reverse is 18+)."""
+    conn = await connect(empty_database)
+    try:
+        num, _ = await migrate.server_version(conn)
+        assert num >= migrate.MIN_SERVER_VERSION * 10_000
+        await migrate.upgrade(conn, page_size=100)
+        arrays = [[], ["a"], ["a", "b"], ["cz", "webarchiv", "www"], list("abcdefghij")]
+        for value in arrays:
+            got = await conn.fetchval("SELECT headwater_array_reverse($1::text[])", value)
+            assert got == value[::-1]
+        if num >= 180000:  # the portable helper equals the built-in it replaces
+            for value in arrays:
+                assert await conn.fetchval(
+                    "SELECT headwater_array_reverse($1::text[]) = array_reverse($1::text[])",
+                    value)
+    finally:
+        await conn.close()
+
+
+def test_an_older_server_is_refused_in_one_line(
+        empty_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below PostgreSQL 14 the start stops with one line naming the version found, before any
+    migration runs."""
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    async def old_server(conn: asyncpg.Connection) -> tuple[int, str]:
+        return 130016, "13.16"
+
+    monkeypatch.setattr(migrate, "server_version", old_server)
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    monkeypatch.setenv("HEADWATER_DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == ["PostgreSQL 13.16 is not supported: Headwater needs PostgreSQL 14 or later"]
+
+    async def tables() -> int:
+        conn = await asyncpg.connect(empty_database)
+        try:
+            return await conn.fetchval(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(tables()) == 0  # nothing was created
+
+
+def test_supported_versions() -> None:
+    migrate.check_server_version(140000, "14.0")
+    migrate.check_server_version(180001, "18.1")
+    with pytest.raises(migrate.UnsupportedServer, match=r"^PostgreSQL 13\.9 is not supported"):
+        migrate.check_server_version(130009, "13.9")

@@ -158,3 +158,25 @@ async def test_readyz_and_metrics_report_lag_per_hub(make_client, db):
         assert one["lag_seconds"] >= 0
         metrics = (await c.get("/metrics")).text
         assert f'headwater_notifier_lag_positions{{hub="{HUB}"}} 3.0' in metrics
+
+
+async def test_window_zero_gives_consecutive_intervals_as_change_notification_3(make_client, db):
+    """The repeated window is the one documented deviation from Change Notification 1.0.1 §3
+    (docs/notifier.md); HEADWATER_TOPIC_WINDOW=0 removes it: each fetch after an acknowledgment
+    starts where the previous one ended, and no entry comes twice."""
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "notifier.md").read_text()
+    assert "one deviation from Change Notification 1.0.1 §3" in doc
+    assert "`HEADWATER_TOPIC_WINDOW=0` removes the window" in doc
+    await ingest(db, "w", [f"https://example.org/w{i}" for i in range(1, 4)])  # 1..3
+    async for c in make_client(hub_url=[HUB], hub_mode="websub", notifier="external",
+                               topic_window=0):
+        first, md1 = entries((await c.get(topic("w"))).content)
+        await db.execute("INSERT INTO notifier_cursors (hub, position) VALUES ($1, 3)", HUB)
+        await ingest(db, "w", [f"https://example.org/w{i}" for i in range(4, 6)])  # 4..5
+        second, md2 = entries((await c.get(topic("w"))).content)
+        assert first == [f"https://example.org/w{i}" for i in range(1, 4)]
+        assert second == ["https://example.org/w4", "https://example.org/w5"]
+        assert md2["from"] == md1["until"] == await datetime_of(db, 3)
+        assert md2["until"] == await datetime_of(db, 5)

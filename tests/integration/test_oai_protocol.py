@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from app.oai import render
 from tests.conftest import schema_path
 
 NS = {
@@ -118,7 +119,18 @@ async def test_identify(client, small, db):
     assert sample.startswith("oai:headwater.local:")
     pointer = ident.find(".//rs:ln[@rel='resourcesync']", NS)
     assert pointer.get("href") == "http://127.0.0.1:8000/.well-known/resourcesync"
+    # ResourceSync 1.1 §7: the container's urlset carries its one mandatory rs:md
+    urlset = ident.find(".//sm:urlset", NS)
+    assert [dict(m.attrib) for m in urlset.findall("rs:md", NS)] == [
+        {"capability": "description"}]
+    assert_md_before_urls(urlset)
     assert request_attrs(doc) == {"verb": "Identify"}
+
+
+def assert_md_before_urls(urlset) -> None:
+    """The top-level rs:md precedes the first <url> (the resync client refuses it after)."""
+    tags = [etree.QName(e).localname for e in urlset]
+    assert tags.index("md") < tags.index("url")
 
 
 async def test_identify_on_an_empty_repository(client):
@@ -225,7 +237,13 @@ async def test_get_record_resourcesync_view(client, small, db):
     rid = await db.fetchval("SELECT id FROM resources WHERE uri = $1", rec(1)["uri"])
     doc = await oai(client, verb="GetRecord", identifier=f"oai:headwater.local:{rid}",
                     metadataPrefix="rs")
-    url = doc.find(".//o:metadata/sm:urlset/sm:url", NS)
+    urlset = doc.find(".//o:metadata/sm:urlset", NS)
+    # ResourceSync 1.1 §7: the mandatory rs:md — a one-entry Resource List as of the datestamp
+    datestamp = await db.fetchval("SELECT datestamp FROM resources WHERE id = $1", rid)
+    assert [dict(m.attrib) for m in urlset.findall("rs:md", NS)] == [
+        {"capability": "resourcelist", "at": render.w3c(datestamp)}]
+    assert_md_before_urls(urlset)
+    url = urlset.find("sm:url", NS)
     assert url.findtext("sm:loc", namespaces=NS) == rec(1)["uri"]
     md = url.find("rs:md", NS)
     assert md.get("hash") == f"md5:{'a' * 32} sha-256:{'b' * 64}"

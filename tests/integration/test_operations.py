@@ -30,7 +30,10 @@ async def test_status_page_shows_what_the_database_holds(client, auth, db):
     assert "http://127.0.0.1:8000/.well-known/resourcesync" in links
     assert "http://127.0.0.1:8000/resourcesync/vc:a/capabilitylist.xml" in links
     assert "/docs" in links and "http://127.0.0.1:8000/oai?verb=Identify" in links
-    assert doc.xpath("//link[@rel='resourcesync']")
+    # ResourceSync 1.1 §6.3.3: rel="resourcesync" links to Capability Lists, one per collection
+    assert sorted(e.get("href") for e in doc.xpath("//link[@rel='resourcesync']")) == [
+        f"http://127.0.0.1:8000/resourcesync/{c}/capabilitylist.xml"
+        for c in ["other", "vc", "vc:a", "vc:b"]]
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src" not in csp
     assert r.headers["x-content-type-options"] == "nosniff"

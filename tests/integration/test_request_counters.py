@@ -13,6 +13,7 @@ from app.oai import repository
 from app.read.queries import sync_sitemap_prefix
 from app.write.changeset import Doc
 from app.write.writer import hour_counts, write_batch
+from sitemaps.fixity import Fixity
 from tests.conftest import PAGE_SIZE
 
 # `settings`: the OAI page size of 3 those tests use, so the lists here have pages
@@ -49,7 +50,8 @@ async def test_counters_follow_every_kind_of_write(db):
     await write_batch(db, [Doc(uri=local[0], collection="vc:b"),  # moved
                            Doc(uri=local[1], collection="vc:a", deleted=True),
                            Doc(uri=foreign[0], collection="vc:a", deleted=True),
-                           Doc(uri=local[2], collection="vc:a", sha256="e" * 64)], **OPTS)
+                           Doc(uri=local[2], collection="vc:a",
+                               fixity=Fixity(sha256="e" * 64))], **OPTS)
     assert await _counters(db) == await _truth(db, prefix)
     await write_batch(db, [Doc(uri=local[1], collection="vc:a")], **OPTS)  # back again
     assert await _counters(db) == await _truth(db, prefix)

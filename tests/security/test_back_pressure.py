@@ -1,4 +1,5 @@
-"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429."""
+"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429 (`/oai`:
+503) with Retry-After."""
 
 from __future__ import annotations
 
@@ -59,11 +60,25 @@ async def _pair(settings, first: str, second: str) -> tuple[int, httpx.Response]
 
 async def test_document_budget_answers_429_with_retry_after(tmp_path):
     settings = load_settings(data_dir=tmp_path, document_concurrency=1, busy_wait="50ms")
-    _, second = await _pair(settings, "/resourcesync/a/resourcelist.xml", "/oai")
+    _, second = await _pair(settings, "/oai", "/resourcesync/a/resourcelist.xml")
     assert second.status_code == 429
     assert int(second.headers["retry-after"]) >= 1
     assert second.headers["content-type"].startswith("application/problem+json")
     assert second.json()["status"] == 429
+
+
+@pytest.mark.parametrize("budget", ["document", "requests"])
+@pytest.mark.parametrize("base", ["", "/rs"])
+async def test_a_busy_oai_answers_503_with_retry_after(tmp_path, budget, base):
+    """OAI-PMH 2.0 §3.1.2.2: flow control is 503 with Retry-After, which harvesters honour."""
+    limit = {"document_concurrency": 1} if budget == "document" else {"max_inflight": 1}
+    settings = load_settings(data_dir=tmp_path, busy_wait="50ms",
+                             base_url=f"http://127.0.0.1:8000{base}", **limit)
+    _, second = await _pair(settings, f"{base}/resourcesync/a/resourcelist.xml", f"{base}/oai")
+    assert second.status_code == 503
+    assert int(second.headers["retry-after"]) >= 1
+    assert second.headers["content-type"].startswith("text/plain")
+    assert "retry after" in second.text
 
 
 async def test_cheap_routes_do_not_wait_for_the_document_budget(tmp_path):

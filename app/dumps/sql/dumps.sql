@@ -27,6 +27,35 @@ FROM resources
 WHERE collection_id = ANY($1::int[]) AND NOT deleted AND content_key IS NOT NULL
 ORDER BY collection_id, ord
 
+-- name: hosted_elsewhere_resources
+-- Live resources of some collections without bytes in the store (a Resource Dump cannot hold
+-- them). $1: collection ids.
+SELECT count(*) FROM resources
+WHERE collection_id = ANY($1::int[]) AND NOT deleted AND content_key IS NULL
+
+-- name: hosted_elsewhere_changes
+-- Created/updated changes of a set in a seq range without bytes in the store (a Change Dump
+-- cannot hold them). $1: set id, $2: first seq, $3: end seq.
+SELECT count(*)
+FROM set_changes s JOIN changes c ON c.position = s.position
+WHERE s.set_id = $1 AND s.seq >= $2 AND s.seq < $3
+  AND c.change <> 'deleted' AND c.content_key IS NULL
+
+-- name: record_withheld
+-- A build that packs nothing because of what it could not hold. $1: build id, $2: count.
+UPDATE dump_builds SET hosted_elsewhere = $2, completed = clock_timestamp() WHERE id = $1
+
+-- name: withheld
+-- Why a collection's dumps are not (wholly) offered: the count its newest Resource Dump build
+-- could not hold, and the changes without bytes over every Change List page whose build could
+-- not hold them all. $1: collection id.
+SELECT (SELECT b.hosted_elsewhere FROM dump_builds b
+        WHERE b.collection_id = $1 AND b.kind = 'resourcedump' AND b.completed IS NOT NULL
+        ORDER BY b.completed DESC, b.id DESC LIMIT 1) AS resourcedump,
+       (SELECT sum(b.hosted_elsewhere) FROM dump_builds b
+        WHERE b.collection_id = $1 AND b.kind = 'changedump' AND b.completed IS NOT NULL
+          AND b.hosted_elsewhere > 0) AS changedump
+
 -- name: local_bytes
 -- Approximate bytes of a resource dump (for progress only). $1: collection ids.
 SELECT coalesce(sum(length), 0)::bigint FROM resources
@@ -61,7 +90,7 @@ SELECT pg_advisory_unlock($1, $2)
 
 -- name: latest_resourcedump
 -- The newest completed Resource Dump build of a collection. $1: collection id.
-SELECT b.id, b.at, b.completed,
+SELECT b.id, b.at, b.completed, b.hosted_elsewhere,
        (SELECT count(*) FROM dump_packages p WHERE p.build_id = b.id) AS packages
 FROM dump_builds b
 WHERE b.collection_id = $1 AND b.kind = 'resourcedump' AND b.completed IS NOT NULL
@@ -125,12 +154,30 @@ SELECT name, length, sha256, created, at, from_time, until_time
 FROM dump_packages WHERE build_id = $1 AND part >= $2 AND part < $3
 ORDER BY part
 
+-- name: changedump_cut
+-- The last Change List page whose build could not hold every change (NULL when none): the
+-- Change Dump starts after it (docs/dumps.md). $1: collection id.
+SELECT max(page) FROM dump_builds
+WHERE collection_id = $1 AND kind = 'changedump' AND completed IS NOT NULL
+  AND hosted_elsewhere > 0
+
+-- name: changedump_start
+-- The listing seq of the first package of the first page packed after page $2 (NULL when none
+-- is). Pages are packed in page order, so later pages' packages have later seqs.
+-- $1: collection id, $2: page.
+SELECT min(p.seq) FROM dump_packages p
+WHERE p.build_id = (SELECT b.id FROM dump_builds b
+                    WHERE b.collection_id = $1 AND b.kind = 'changedump'
+                      AND b.completed IS NOT NULL AND b.page > $2
+                    ORDER BY b.page LIMIT 1)
+
 -- name: changedump_state
--- What the Change Dump depends on: package count, newest package, first from.
+-- What the Change Dump depends on, from listing seq $2 on: package count, newest package,
+-- first from. $1: collection id.
 SELECT count(*) AS packages, max(created) AS newest,
        (SELECT from_time FROM dump_packages q
-        WHERE q.collection_id = $1 AND q.kind = 'changedump' AND q.seq = 0) AS first_from
-FROM dump_packages WHERE collection_id = $1 AND kind = 'changedump'
+        WHERE q.collection_id = $1 AND q.kind = 'changedump' AND q.seq = $2) AS first_from
+FROM dump_packages WHERE collection_id = $1 AND kind = 'changedump' AND seq >= $2
 
 -- name: changedump_packages
 -- Change Dump packages in a listing range. $1: collection id, $2: first seq, $3: end seq.

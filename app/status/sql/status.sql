@@ -29,3 +29,22 @@ JOIN collections c ON c.id = p.collection_id
 WHERE b.completed IS NOT NULL
 GROUP BY c.name, p.kind
 ORDER BY c.name, p.kind
+
+-- name: dumps_withheld
+-- Dumps not offered because their newest build (Resource Dump) or a packed page (Change Dump)
+-- held entries without bytes here, with that count (docs/dumps.md).
+SELECT c.name AS collection, w.kind, w.missing
+FROM collections c
+CROSS JOIN LATERAL (
+    SELECT 'resourcedump' AS kind,
+           (SELECT b.hosted_elsewhere FROM dump_builds b
+            WHERE b.collection_id = c.id AND b.kind = 'resourcedump' AND b.completed IS NOT NULL
+            ORDER BY b.completed DESC, b.id DESC LIMIT 1) AS missing
+    UNION ALL
+    SELECT 'changedump',
+           (SELECT sum(b.hosted_elsewhere) FROM dump_builds b
+            WHERE b.collection_id = c.id AND b.kind = 'changedump' AND b.completed IS NOT NULL
+              AND b.hosted_elsewhere > 0)
+) w
+WHERE w.missing > 0
+ORDER BY c.name, w.kind

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Limits", "Outcome", "LOADED_STATUSES", "interpret", "parse_terminal_dt"]
+__all__ = ["Limits", "Outcome", "LOADED_STATUSES", "REQUESTED_REL", "interpret",
+           "parse_terminal_dt"]
 
 LOADED_STATUSES = frozenset({"success", "success-existing", "success-file"})
+REQUESTED_REL = "cite-as"  # from the resource at the terminal URL to the requested URL
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ def _single(result: dict[str, Any], collection: str) -> Outcome:
         "lastmod": parse_terminal_dt(terminal.get("terminal_dt")),
     })
     if request.get("base_url") and request.get("base_url") != uri:
-        record["links"] = [{"rel": "via", "href": request["base_url"]}]
+        # the URL the crawl was asked for (a DOI, a landing page) that led to these bytes:
+        # RFC 8574 `cite-as`, "referencing by a different URI is preferred"; `via` is
+        # ResourceSync's republishing relation (§14.8), which this is not (docs/operations.md)
+        record["links"] = [{"rel": REQUESTED_REL, "href": request["base_url"]}]
     return Outcome(records=[record])
 
 

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from app.store.content import ContentStore
 from app.store.files import write_atomic
 from app.write.changeset import Contradicts, Doc
+from app.write.loader.blobs import BlobFolder, BlobMismatch, bring_in
 from app.write.loader.results import Limits, interpret
 from app.write.record_docs import doc_from_record
 from app.write.records import Record
@@ -43,6 +44,10 @@ class LoadSummary:
     resumed: int = 0  # lines skipped because a checkpoint said they were committed
     skipped: Counter[str] = field(default_factory=Counter)
     rejected: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, reason)
+    # with --blobs: resources whose bytes were copied in, were already stored, had no blob
+    blobs_copied: int = 0
+    blobs_stored: int = 0
+    blobs_missing: int = 0
 
 
 def checkpoint_path(data_dir: Path, source: Path) -> Path:
@@ -72,6 +77,37 @@ def _records(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
+async def _attach_blobs(docs: list[Doc], folder: BlobFolder, store: ContentStore,
+                        summary: LoadSummary) -> None:
+    """Point each document with a sha-1 at its bytes in the store, copying them in from the
+    blob folder when they are not there yet. A blob that does not match its record raises
+    before any document is pointed at bytes, and the caller rejects the whole line."""
+    found: list[tuple[Doc, str | None, Path | None]] = []
+    for doc in docs:
+        sha1, sha256 = doc.fixity.sha1, doc.fixity.sha256
+        if doc.deleted or doc.content_key is not None or not sha1:
+            continue
+        if sha256 and store.exists(sha256):
+            found.append((doc, sha256, None))  # content-addressed: already here
+            continue
+        path = folder.find(sha1)
+        if path is None:
+            summary.blobs_missing += 1
+            continue
+        found.append((doc, None, path))
+    keys = []
+    for doc, key, path in found:
+        if path is not None:
+            key = (await bring_in(store, doc, path)).key
+        keys.append(key)
+    for (doc, _, path), key in zip(found, keys, strict=True):
+        doc.content_key = key
+        if path is None:
+            summary.blobs_stored += 1
+        else:
+            summary.blobs_copied += 1
+
+
 async def load_files(
     conn: asyncpg.Connection,
     names: list[str],
@@ -85,9 +121,12 @@ async def load_files(
     batch_size: int = 5_000,
     resume: bool = True,
     progress: Callable[[int, int], None] = lambda lines, nbytes: None,
+    blobs: Path | None = None,
+    content_dir: Path | None = None,
 ) -> LoadSummary:
     summary = LoadSummary()
-    store = ContentStore(data_dir / "content")
+    store = ContentStore(content_dir or data_dir / "content")
+    folder = BlobFolder(blobs) if blobs is not None else None
     prefix = f"{base_url}/content/"
     for name in names:
         stream, raw = _open(name)
@@ -152,6 +191,12 @@ async def load_files(
                     where = ".".join(str(p) for p in err["loc"])
                     summary.rejected.append((name, number, f"{where}: {err['msg']}"))
                     continue
+                if folder is not None:
+                    try:
+                        await _attach_blobs(docs, folder, store, summary)
+                    except BlobMismatch as exc:
+                        summary.rejected.append((name, number, str(exc)))
+                        continue
                 batch.extend(docs)
                 batch_lines.extend([number] * len(docs))
                 lines_in_batch += 1
