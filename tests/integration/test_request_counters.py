@@ -1,5 +1,5 @@
 """Cheap public requests cost the same at any store size: /sitemap.xml, the first OAI-PMH list
-page and the status page read counters the writer maintains (migration 0007), never a scan of
+page and the status page read counters the writer maintains (migration 0009), never a scan of
 the store per request. Each counter is checked against the truth across creates, updates,
 moves and deletes, and each request is shown to be answered from its counter."""
 

@@ -47,7 +47,7 @@ SELECT count(*) FROM (
     SELECT 1 FROM resources WHERE datestamp >= $1 AND datestamp < $2 LIMIT $3) t
 
 -- name: records_all
--- Every record (deleted ones included), from the per-part counters (migration 0007).
+-- Every record (deleted ones included), from the per-part counters (migration 0009).
 SELECT coalesce(sum(records), 0)::bigint FROM resource_parts
 
 -- name: records_of_collections

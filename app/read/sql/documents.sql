@@ -98,7 +98,7 @@ WHERE p.entries > 0 AND EXISTS (
 ORDER BY c.name, p.part
 
 -- name: plain_parts_counted
--- The same from the counters (migration 0007): parts with a live resource under the stored
+-- The same from the counters (migration 0009): parts with a live resource under the stored
 -- prefix, read from resource_parts alone. Valid only when $1 is meta.sitemap_prefix (checked
 -- in the query, so a stale caller gets the fallback's answer, never a wrong one).
 -- $1: URI prefix.

@@ -13,7 +13,7 @@ ORDER BY c.name
 
 -- name: changes_per_hour
 -- Changes per UTC hour over the last day, from the counters the writer keeps (migration
--- 0007): at most 25 rows read, whatever the write rate.
+-- 0009): at most 25 rows read, whatever the write rate.
 SELECT hour, changes AS n
 FROM change_hours
 WHERE hour > date_trunc('hour', clock_timestamp() - interval '24 hours', 'UTC')
