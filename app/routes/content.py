@@ -9,7 +9,7 @@ from app.db.queries import load_queries
 from app.http.auth import Writer
 from app.http.bodies import stream_limited
 from app.http.conditional import http_date, not_modified, strong_etag
-from app.http.deps import Config, Conn, Store
+from app.http.deps import Config, Store, db
 from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import TooLarge
@@ -45,8 +45,7 @@ def _published_uri(request: Request, settings: Settings, collection: str) -> str
 
 @router.put("/content/{collection}/{path:path}", status_code=201)
 async def put_content(
-    collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config,
-    store: Store,
+    collection: str, path: str, request: Request, _: Writer, settings: Config, store: Store,
 ) -> JSONResponse:
     """Store the request body's bytes and publish them at this URI."""
     uri = _published_uri(request, settings, collection)
@@ -61,9 +60,10 @@ async def put_content(
         type=bare_media_type(request.headers.get("content-type")) or "application/octet-stream",
         md5=stored.md5, sha1=stored.sha1, sha256=stored.sha256,
     )
-    result = await write_batch(
-        conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
-    )
+    async with db(request) as conn:  # only once the body is in: never while it streams
+        result = await write_batch(
+            conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
+        )
     body = {"uri": uri, "changed": bool(result.changed), "length": stored.length,
             "md5": stored.md5, "sha256": stored.sha256}
     status = 201 if "created" in result.kinds else 200
@@ -75,11 +75,12 @@ async def put_content(
 
 @router.api_route("/content/{collection}/{path:path}", methods=["GET", "HEAD"])
 async def get_content(
-    collection: str, path: str, request: Request, conn: Conn, settings: Config, store: Store
+    collection: str, path: str, request: Request, settings: Config, store: Store
 ) -> Response:
     """The stored bytes, with strong ETag, Last-Modified, conditional GET and Range."""
     uri = _published_uri(request, settings, collection)
-    row = await conn.fetchrow(_Q["resource_for_content"], uri)
+    async with db(request) as conn:  # released before the first byte is sent
+        row = await conn.fetchrow(_Q["resource_for_content"], uri)
     if row is None or row["content_key"] is None and not row["deleted"]:
         raise HTTPProblem(404, "not found", f"no stored content at {uri}")
     if row["deleted"]:
@@ -99,17 +100,18 @@ async def get_content(
 
 @router.delete("/content/{collection}/{path:path}")
 async def delete_content(
-    collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config
+    collection: str, path: str, request: Request, _: Writer, settings: Config
 ) -> JSONResponse:
     """Mark the resource deleted and append a `deleted` change."""
     uri = _published_uri(request, settings, collection)
-    row = await conn.fetchrow(_Q["resource_for_content"], uri)
-    if row is None:
-        raise HTTPProblem(404, "not found", f"nothing is published at {uri}")
-    if row["deleted"]:
-        raise HTTPProblem(410, "gone", f"{uri} was already deleted")
-    await write_batch(
-        conn, [Doc(uri=uri, collection=row["collection"], deleted=True)],
-        page_size=settings.page_size, seal_after=settings.seal_after,
-    )
+    async with db(request) as conn:
+        row = await conn.fetchrow(_Q["resource_for_content"], uri)
+        if row is None:
+            raise HTTPProblem(404, "not found", f"nothing is published at {uri}")
+        if row["deleted"]:
+            raise HTTPProblem(410, "gone", f"{uri} was already deleted")
+        await write_batch(
+            conn, [Doc(uri=uri, collection=row["collection"], deleted=True)],
+            page_size=settings.page_size, seal_after=settings.seal_after,
+        )
     return JSONResponse({"uri": uri, "deleted": True})
