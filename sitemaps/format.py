@@ -12,6 +12,7 @@ request: joining pre-escaped strings is several times faster than building eleme
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,10 +31,16 @@ URLSET_CLOSE = "</urlset>\n"
 SITEMAPINDEX_CLOSE = "</sitemapindex>\n"
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
+# What XML 1.0 cannot carry at all: C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF.
+# Ingest refuses them; should one reach a renderer anyway it is dropped, never emitted (the
+# SQL `headwater_xml_esc` of migration 0007 drops the same ones).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def esc(value: str) -> str:
     """Escape for element text and double-quoted attributes alike."""
+    if _FORBIDDEN.search(value):
+        value = _FORBIDDEN.sub("", value)
     return value.translate(_ESCAPES)
 
 

@@ -204,7 +204,7 @@ class BackPressure:
         return timed
 
 
-_CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_PATH = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
 
 def _head_size(scope: Scope) -> int:
@@ -217,7 +217,8 @@ def _head_size(scope: Scope) -> int:
 
 class RequestGuard:
     """Refuse, before any route runs:
-    - a decoded path carrying NUL or another control character (`%00`, `%0a`…) with 400: no
+    - a decoded path carrying NUL or another control character (`%00`, `%0a`…), U+FFFE or
+      U+FFFF (`%EF%BF%BF`, which XML 1.0 forbids) with 400: no
       route has a use for them, PostgreSQL text cannot hold NUL, and refusing them here keeps
       them out of every query, log line and published document;
     - a request head (request line and headers) larger than HEADWATER_MAX_HEADER_SIZE with

@@ -14,12 +14,33 @@ from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import TooLarge
 from app.write.changeset import Doc
-from app.write.records import bare_media_type
+from app.write.records import bare_media_type, media_type_error
 from app.write.writer import write_batch
 from sitemaps.names import BadPath, content_path, is_collection_name
 
 router = APIRouter(tags=["content"])
 _Q = load_queries("app.read", "sql/content.sql")
+
+# Uploaded bytes are anyone's: served from this origin, an HTML or SVG upload must not run
+# script or read this origin's pages. `sandbox` gives the document an opaque origin with
+# scripts, forms and plugins off; `default-src 'none'` stops it loading anything; nosniff
+# keeps a browser from reading other types as HTML.
+CONTENT_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _upload_type(request: Request) -> str:
+    """The upload's media type, checked like ingest's `type` (400 naming the header)."""
+    value = request.headers.get("content-type")
+    if value is None:
+        return "application/octet-stream"
+    why = media_type_error(value)
+    if why is not None:
+        raise HTTPProblem(400, "invalid Content-Type", f"Content-Type: {why}",
+                          errors=[{"pointer": "/headers/content-type", "detail": why}])
+    return bare_media_type(value) or "application/octet-stream"
 
 
 def capability_list_url(settings: Settings, collection: str) -> str:
@@ -49,6 +70,7 @@ async def put_content(
 ) -> JSONResponse:
     """Store the request body's bytes and publish them at this URI."""
     uri = _published_uri(request, settings, collection)
+    media_type = _upload_type(request)
     try:
         stored = await store.put_stream(
             stream_limited(request, settings.max_upload), max_bytes=settings.max_upload
@@ -57,7 +79,7 @@ async def put_content(
         raise HTTPProblem(413, "request body too large", str(exc)) from None
     doc = Doc(
         uri=uri, collection=collection, content_key=stored.key, length=stored.length,
-        type=bare_media_type(request.headers.get("content-type")) or "application/octet-stream",
+        type=media_type,
         md5=stored.md5, sha1=stored.sha1, sha256=stored.sha256,
     )
     async with db(request) as conn:  # only once the body is in: never while it streams
@@ -88,7 +110,7 @@ async def get_content(
     link = f'<{capability_list_url(settings, row["collection"])}>; rel="resourcesync"'
     etag = strong_etag(row["content_key"])
     headers = {"ETag": etag, "Last-Modified": http_date(row["lastmod"]), "Link": link,
-               "Cache-Control": "no-cache"}
+               "Cache-Control": "no-cache", **CONTENT_HEADERS}
     if not_modified(request.headers, etag, row["lastmod"]):
         return Response(status_code=304, headers=headers)
     file = store.path_for(row["content_key"])

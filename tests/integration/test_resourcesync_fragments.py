@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.write.changeset import Doc
 from app.write.writer import write_batch
 from sitemaps.entries import ChangeRow, ResourceRow, change_url, resource_url
@@ -75,3 +77,15 @@ async def test_resource_parts_follow_moves_and_deletes(db):
                                links=[{"rel": "describedby", "href": f"{BASE}/x"}])], **opts)
     assert await parts() == await truth()
     assert ("vc:a", 0) not in await parts()
+
+
+@pytest.mark.parametrize("value", [
+    "a\ufffeb", "a\uffffb", "x\x01y\x08z\x0b\x0c\x0e\x1f", "tab\tlf\ncr\r&<>\"'", "\ufffd\x7f",
+])
+async def test_sql_escaping_drops_what_xml_forbids_like_python(db, value):
+    """Migration 0007: `headwater_xml_esc` drops what XML 1.0 forbids, byte for byte as
+    `sitemaps/format.py` `esc` does (the fragments must equal the Python rendering)."""
+    from sitemaps.format import esc
+
+    assert await db.fetchval("SELECT headwater_xml_esc($1)", value) == esc(value)
+    assert not any(ch in esc(value) for ch in "\ufffe\uffff\x01\x08\x0b\x0c\x0e\x1f")

@@ -1,4 +1,5 @@
-"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429."""
+"""Back-pressure (app/http/limits.py): expensive routes beyond their budget get 429 (503 on
+/oai)."""
 
 from __future__ import annotations
 
