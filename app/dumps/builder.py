@@ -33,6 +33,7 @@ from app.db.queries import load_queries
 from app.dumps import manifest as mf
 from app.dumps.plan import (
     Budget,
+    MemberNames,
     change_package_name,
     change_path,
     resource_package_name,
@@ -102,6 +103,7 @@ class _Item:
     key: str | None
     change: str | None = None
     datetime: datetime | None = None
+    rid: int | None = None  # a resource's id: its fallback member name is /other/{rid}
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,8 @@ class Builder:
             if not rows:
                 return
             yield [_Item(r["uri"], r["lastmod"], r["type"],
-                         resource_path(r["uri"], self.prefix, r["id"]), r["content_key"])
+                         resource_path(r["uri"], self.prefix, r["id"]), r["content_key"],
+                         rid=r["id"])
                    for r in rows]
             last_c, last_o = rows[-1]["collection_id"], rows[-1]["ord"]
 
@@ -365,6 +368,7 @@ class Builder:
         budget = Budget(self.settings.package_max_bytes, self.settings.package_max_files)
         built: list[_Built] = []
         pkg = _Package(tmp, 0, from_)
+        names = MemberNames()
         # one package is written (on a worker thread) while the next one's files are measured
         # (on another): the two passes overlap on two cores
         writing: asyncio.Task[_Built] | None = None
@@ -374,6 +378,9 @@ class Builder:
                 while at < len(items):
                     measured = await asyncio.to_thread(self._measure, items, at)
                     for item, m in zip(items[at:at + len(measured)], measured, strict=True):
+                        if item.rid is not None and item.path is not None:
+                            # `…/a` and `…/a/b` cannot both be members of one ZIP
+                            item.path = names.claim(item.path, f"/other/{item.rid}")
                         entry = self._entry(item, m)
                         size, path = (m.length, item.path) if m else (None, None)
                         if not budget.admit(size, path, len(entry.encode())):
@@ -382,6 +389,9 @@ class Builder:
                             writing = asyncio.create_task(
                                 self._finish(pkg, folder, head, name_for, None))
                             pkg = _Package(tmp, pkg.part + 1, pkg.last)
+                            names = MemberNames()
+                            if item.rid is not None and item.path is not None:
+                                names.claim(item.path, item.path)
                             budget.reset()
                             budget.admit(size, path, len(entry.encode()))
                         pkg.add(item, m, entry)

@@ -50,7 +50,8 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 # Paths (after the base path) whose responses are generated from the database at some cost.
 # Dump builds are POSTs; built packages (`dumps/*.zip`) are files, served like content.
-_DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/(dump|resourcedump/build)$")
+_DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/resourcedump/build$")
+_ON_DEMAND_DUMP = re.compile(r"^/resourcesync/[^/]+/dump$")
 _DOCUMENT = re.compile(
     r"^/(resourcesync/[^/]+/(?!notifications\.xml$)(?!dumps/.*\.zip$).+"
     r"|sitemap\.xml$|sitemap/.+|oai$)"
@@ -59,11 +60,11 @@ _DOCUMENT = re.compile(
 
 def classify(method: str, path: str) -> str | None:
     """The budget a request draws on besides the in-flight one: 'dump', 'document' or None.
-    `POST /oai` draws on none here: its route reads the form body first, then takes a document
-    slot (`Budgets.slot`), so a client trickling its body never holds one."""
+    `POST /oai` and on-demand dumps (`POST …/dump`) draw on none here: their routes read the
+    body first, then take a slot, so a client trickling its body never holds one."""
     if method == "POST" and _DUMP_BUILD.match(path):
         return "dump"
-    if method == "POST" and path == "/oai":
+    if method == "POST" and (path == "/oai" or _ON_DEMAND_DUMP.match(path)):
         return None
     if method in ("GET", "HEAD", "POST") and _DOCUMENT.match(path):
         return "document"

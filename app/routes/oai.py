@@ -84,10 +84,12 @@ async def oai_get(request: Request) -> Response:
 async def oai_post(request: Request) -> Response:
     """OAI-PMH request with the arguments form-encoded in the body.
 
-    The body is read first, bounded (MAX_FORM_BODY, 413) and timed (HEADWATER_BODY_READ_TIMEOUT,
-    408); only then is a document slot taken (503 + Retry-After when none is free, OAI-PMH 2.0
-    §3.1.2.2), so a slow or huge body never holds one."""
-    raw = await read_limited(request, MAX_FORM_BODY)
+    The body is read first, bounded (MAX_FORM_BODY, 413) and timed (the whole of it within
+    HEADWATER_BODY_READ_TIMEOUT, else 408); only then is a document slot taken (503 +
+    Retry-After when none is free, OAI-PMH 2.0 §3.1.2.2), so a slow or huge body never holds
+    one."""
+    within = request.app.state.settings.body_read_timeout.total_seconds()
+    raw = await read_limited(request, MAX_FORM_BODY, within=within)
     pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
     async with request.app.state.budgets.slot("document", status=503):
         return await _answer(request, pairs)

@@ -19,7 +19,7 @@ from app.settings import load_settings
     ("GET", "/oai", "document"),
     ("POST", "/oai", None),  # the route takes its slot once the body is read
     ("GET", "/sitemap.xml", "document"),
-    ("POST", "/resourcesync/a/dump", "dump"),
+    ("POST", "/resourcesync/a/dump", None),  # the route takes its slot once the body is read
     ("POST", "/resourcesync/a:b/resourcedump/build", "dump"),
     ("GET", "/resourcesync/a/dumps/p-0001.zip", None),
     ("GET", "/resourcesync/a/dumps/p-0001.manifest.xml", "document"),
