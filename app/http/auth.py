@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.http.problems import HTTPProblem
+from app.store.files import write_once
 
 __all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens"]
 
@@ -23,11 +24,8 @@ def ensure_token_file(data_dir: Path) -> str:
     path = token_file(data_dir)
     if path.is_file():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(token + "\n")
-    return token
+    # atomic and durable: a crash or a second worker never leaves an empty or partial token
+    return write_once(path, secrets.token_urlsafe(32) + "\n").strip()
 
 
 def known_tokens(configured: list[str], data_dir: Path) -> list[bytes]:

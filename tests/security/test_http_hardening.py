@@ -197,3 +197,19 @@ def test_request_target_counts_toward_the_head_limit(live_server_factory):
     refused = exchange(server.port, "GET", "/resourcesync/a/capabilitylist.xml?" + "q" * 8000)
     assert refused.status == 431, refused
     assert exchange(server.port, "GET", long_query[:100]).status == 200
+
+
+@pytest.mark.parametrize("ctype", ["text/html", "image/svg+xml", "application/octet-stream"])
+async def test_uploaded_content_is_served_sandboxed(client, auth, ctype):
+    """Uploaded bytes run no script on this origin: a sandbox CSP without script-src
+    'unsafe-inline' (the /docs policy), and nosniff."""
+    page = b"<html><script>alert(document.domain)</script></html>"
+    put = await client.put("/content/sec/page", content=page, headers={
+        **auth, "Content-Type": ctype})
+    assert put.status_code == 201, put.text
+    response = await client.get("/content/sec/page")
+    assert response.status_code == 200 and response.content == page
+    csp = [d.strip() for d in response.headers["content-security-policy"].split(";")]
+    assert "sandbox" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
