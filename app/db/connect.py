@@ -46,7 +46,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
 
 class PoolBusy(Exception):
     """No pooled connection came free within HEADWATER_POOL_TIMEOUT (answered 429, or 503 on
-    `/oai`, with `Retry-After`: back-pressure, CONTRACT §0)."""
+    `/oai`, with `Retry-After`: back-pressure, docs/rules.md §10)."""
 
     def __init__(self, timeout: float):
         super().__init__(f"no database connection free within {timeout:g} s")

@@ -8,7 +8,8 @@ Two budgets, both per worker process (each uvicorn worker has its own):
   (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
 
 A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
-problem (docs/rules.md §10: back-pressure is 429; 503 is only for /readyz). A slot is held until the
+problem (docs/rules.md §10: back-pressure is 429, and 503 on `/oai` as OAI-PMH 2.0 §3.1.2.2
+requires; otherwise 503 is only for /readyz). A slot is held until the
 response's last byte is handed to the server, so a streamed page counts for as long as it streams.
 
 A client that stops reading holds its slot (and, for a streamed document, a database connection
@@ -151,8 +152,10 @@ class BackPressure:
     async def _busy(self, scope: Scope, receive: Receive, send: Send, budget: str) -> None:
         _label_refusal(scope, budget)
         what = {"dump": "dump builds", "document": "document requests"}.get(budget, "requests")
+        # OAI-PMH 2.0 §3.1.2.2 asks for 503 + Retry-After; all else gets 429 (docs/rules.md §10)
+        oai = scope["path"].endswith("/oai")
         response = problem_response(
-            429, "too many requests", f"too many {what} in progress; retry later",
+            503 if oai else 429, "too many requests", f"too many {what} in progress; retry later",
             headers={"Retry-After": self.retry_after}, instance=scope.get("path"),
         )
         await response(scope, receive, send)

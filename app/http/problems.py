@@ -81,7 +81,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolBusy)
     async def _pool_busy(request: Request, exc: PoolBusy) -> JSONResponse:
-        # back-pressure (CONTRACT §0): 429, except OAI-PMH's 503 (OAI-PMH 2.0 §3.1.2.2)
+        # back-pressure (docs/rules.md §10): 429, except OAI-PMH's 503 (OAI-PMH 2.0 §3.1.2.2)
         oai = request.url.path.endswith("/oai")
         return problem_response(
             503 if oai else 429, "too many requests",

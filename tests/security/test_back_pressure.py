@@ -60,11 +60,14 @@ async def _pair(settings, first: str, second: str) -> tuple[int, httpx.Response]
 
 async def test_document_budget_answers_429_with_retry_after(tmp_path):
     settings = load_settings(data_dir=tmp_path, document_concurrency=1, busy_wait="50ms")
-    _, second = await _pair(settings, "/resourcesync/a/resourcelist.xml", "/oai")
+    _, second = await _pair(settings, "/oai", "/resourcesync/a/resourcelist.xml")
     assert second.status_code == 429
     assert int(second.headers["retry-after"]) >= 1
     assert second.headers["content-type"].startswith("application/problem+json")
     assert second.json()["status"] == 429
+    # OAI-PMH 2.0 §3.1.2.2 (docs/rules.md §10): /oai answers 503 with Retry-After
+    _, oai = await _pair(settings, "/resourcesync/a/resourcelist.xml", "/oai")
+    assert oai.status_code == 503 and int(oai.headers["retry-after"]) >= 1
 
 
 async def test_cheap_routes_do_not_wait_for_the_document_budget(tmp_path):
