@@ -206,7 +206,7 @@ def test_a_client_that_stops_reading_is_dropped_and_its_slot_freed(
 def test_slow_content_readers_leave_the_pool_free(live_server_factory):
     """A dozen clients downloading a large file slowly (more than the pool's 10 connections)
     hold no database connection while the bytes flow: a Resource List and a write are still
-    answered. Content routes take a connection only around their query (app/deps.py)."""
+    answered. Content routes take a connection only around their query (app/http/deps.py)."""
     server = live_server_factory(HEADWATER_SEND_TIMEOUT="600s")
     big = b"0123456789abcdef" * (2 * 1024 * 1024)  # 32 MiB: far more than the socket buffers
     put = httpx.put(server.url + "/content/slowc/big.bin", content=big, headers=AUTH,

@@ -189,7 +189,7 @@ def test_slow_oai_post_body_gets_408_and_holds_no_document_slot(live_server_fact
 
 def test_request_target_counts_toward_the_head_limit(live_server_factory):
     """A request line longer than HEADWATER_MAX_HEADER_SIZE is refused with 431 like a large
-    header would be (app/limits.py RequestGuard)."""
+    header would be (app/http/limits.py RequestGuard)."""
     from tests.security.rawhttp import exchange
 
     server = live_server_factory(HEADWATER_MAX_HEADER_SIZE="2048")
