@@ -153,7 +153,7 @@ async def test_lines_with_wrong_types_or_forbidden_characters_are_rejected_alone
 async def test_an_endless_gzip_line_is_read_no_further_than_the_limit(
     db, data_dir, tmp_path, monkeypatch
 ):
-    import app.loader.run as run
+    import app.write.loader.run as run
 
     monkeypatch.setattr(run, "MAX_LINE", 10_000)
     good = SAMPLE.read_text().splitlines()[0].encode()
