@@ -89,3 +89,31 @@ async def test_sql_escaping_drops_what_xml_forbids_like_python(db, value):
 
     assert await db.fetchval("SELECT headwater_xml_esc($1)", value) == esc(value)
     assert not any(ch in esc(value) for ch in "\ufffe\uffff\x01\x08\x0b\x0c\x0e\x1f")
+
+
+async def test_migration_0007_re_renders_fragments_stored_with_forbidden_characters(db):
+    """Fragments rendered before migration 0007 may hold U+FFFF: the migration renders them
+    again and changes the instance id, so no ETag or cached sealed page of the old bytes is
+    reused."""
+    from importlib import resources
+
+    await write_batch(db, [Doc(uri=f"{BASE}/old\uffffone", collection="vc:old")],
+                      page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
+    # what the old escaping stored (the render trigger, off for this, would redo it)
+    await db.execute("ALTER TABLE resources DISABLE TRIGGER resources_render")
+    await db.execute("UPDATE resources SET url_xml = replace(url_xml, 'oldone', "
+                     "'old' || chr(65535) || 'one')")
+    await db.execute("ALTER TABLE resources ENABLE TRIGGER resources_render")
+    await db.execute("UPDATE changes SET url_xml = replace(url_xml, 'oldone', "
+                     "'old' || chr(65535) || 'one')")
+    assert await db.fetchval("SELECT count(*) FROM resources WHERE url_xml LIKE '%' || "
+                             "chr(65535) || '%'") == 1
+    before = await db.fetchval("SELECT value FROM meta WHERE key = 'instance_id'")
+    sql = resources.files("app.db").joinpath("migrations/0007_xml_safe_text.sql").read_text()
+    await db.execute(sql)
+    for table in ("resources", "changes"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table} WHERE url_xml LIKE '%' || "
+                                 "chr(65535) || '%'") == 0, table
+    assert (await db.fetchval("SELECT url_xml FROM resources")).startswith(
+        f"<url><loc>{BASE}/oldone</loc>")
+    assert await db.fetchval("SELECT value FROM meta WHERE key = 'instance_id'") != before
