@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-__all__ = ["BoundedPool", "PoolBusy", "connect", "create_pool", "init_connection"]
+__all__ = ["Acquire", "BoundedPool", "PoolBusy", "connect", "create_pool", "init_connection"]
 
 
 def _jsonb_encode(value: Any) -> bytes:
@@ -53,7 +53,7 @@ class PoolBusy(Exception):
         self.timeout = timeout
 
 
-class _Acquire:
+class Acquire:
     """`await pool.acquire()` and `async with pool.acquire()` alike, with only the wait for a
     connection turned into PoolBusy (a timeout inside the `async with` body stays itself)."""
 
@@ -88,8 +88,8 @@ class BoundedPool:
     def __init__(self, pool: asyncpg.Pool, timeout: float):
         self.pool, self.timeout = pool, timeout
 
-    def acquire(self, *, timeout: float | None = None) -> _Acquire:
-        return _Acquire(self.pool, self.timeout if timeout is None else timeout)
+    def acquire(self, *, timeout: float | None = None) -> Acquire:
+        return Acquire(self.pool, self.timeout if timeout is None else timeout)
 
     async def release(self, conn: asyncpg.Connection) -> None:
         await self.pool.release(conn)

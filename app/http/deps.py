@@ -11,13 +11,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.db.connect import Acquire
 from app.settings import Settings
 from app.store.content import ContentStore
 
 __all__ = ["Config", "Store", "db"]
 
 
-def db(request: Request):  # type: ignore[no-untyped-def]
+def db(request: Request) -> Acquire:
     """`async with db(request) as conn:` a pooled connection, waited for at most
     HEADWATER_POOL_TIMEOUT (else PoolBusy, answered 429)."""
     return request.app.state.pool.acquire()
