@@ -105,7 +105,7 @@ async def test_kill_mid_load_then_resume(db, database_url, data_dir, tmp_path):
     while time.monotonic() < deadline and not checkpoint_path(data_dir, path).is_file():
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # reaps it and closes its pipes
     committed = await db.fetchval("SELECT count(*) FROM resources")
     assert committed % 500 == 0 and 0 < committed < 20_000  # whole batches only
     proc = _cli("--collection", "big", "--batch-size", "500", str(path), env=env)
