@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import notifier
-from app.db.connect import connect, create_pool
+from app.db.connect import BoundedPool, connect, create_pool
 from app.db.database import open_database
 from app.dumps import documents as dump_documents
 from app.dumps.schedule import DumpScheduler
@@ -108,7 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     dsn = await open_database(settings)
     app.state.dsn = dsn
-    app.state.pool = await create_pool(dsn)
+    app.state.pool = BoundedPool(await create_pool(dsn),
+                                 settings.pool_timeout.total_seconds())
     async with app.state.pool.acquire() as conn:
         # the plain sitemap's per-part counters follow this server's base URL
         await sync_sitemap_prefix(conn, settings.base_url + "/", settings.page_size)

@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     max_inflight: int = Field(default=1_000, ge=1)
     document_concurrency: int = Field(default=6, ge=1)  # below the pool's 10 connections
     busy_wait: Duration = timedelta(milliseconds=500)
+    pool_timeout: Duration = timedelta(seconds=5)  # longest wait for a database connection
     body_read_timeout: Duration = timedelta(seconds=30)
     send_timeout: Duration = timedelta(seconds=60)
     timeout_keep_alive: int = Field(default=5, ge=1)
@@ -122,8 +123,8 @@ class Settings(BaseSettings):
         return _split_csv(value)
 
     @field_validator("seal_after", "lastmod_skew", "oai_token_ttl", "notify_window",
-                     "notify_poll", "busy_wait", "body_read_timeout", "send_timeout",
-                     mode="before")
+                     "notify_poll", "busy_wait", "pool_timeout", "body_read_timeout",
+                     "send_timeout", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)

@@ -32,7 +32,8 @@ SITEMAPINDEX_CLOSE = "</sitemapindex>\n"
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
 # What XML 1.0 cannot carry at all: C0 controls but tab, LF and CR; surrogates; U+FFFE, U+FFFF.
-# Ingest refuses them; should one reach a renderer anyway it is dropped, never emitted.
+# Ingest refuses them; should one reach a renderer anyway it is dropped, never emitted (the
+# SQL `headwater_xml_esc` of migration 0010 drops the same ones).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 

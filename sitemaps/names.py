@@ -17,6 +17,9 @@ _SEGMENT = r"[A-Za-z0-9_.-]+"
 COLLECTION_PATTERN = rf"^{_SEGMENT}(:{_SEGMENT}){{0,7}}$"
 _COLLECTION = re.compile(COLLECTION_PATTERN)
 _UNRESERVED = "-._~"  # RFC 3986 unreserved besides ALPHA / DIGIT, which quote() always keeps
+# what XML 1.0 cannot carry (the URI is published percent-encoded, but its decoded form is
+# what a destination stores as a file name): C0 controls, DEL, U+FFFE, U+FFFF
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
 
 
 class BadPath(ValueError):
@@ -37,8 +40,9 @@ def content_path(raw_path: str) -> str:
     """Re-encode a request path (as sent, still percent-encoded) once per RFC 3986.
 
     Unreserved characters and `/` are kept; every other UTF-8 byte is percent-encoded with
-    upper-case hex. `%2F` inside a segment, `.`/`..` segments, empty segments, NUL and `\\`
-    are refused: each would let two spellings name one file, or a path leave the store.
+    upper-case hex. `%2F` inside a segment, `.`/`..` segments, empty segments, NUL, other
+    control characters, U+FFFE, U+FFFF and `\\` are refused: each would let two spellings
+    name one file, let a path leave the store, or put in a URI what XML 1.0 cannot carry.
     """
     if not raw_path:
         raise BadPath("the path is empty")
@@ -53,8 +57,10 @@ def content_path(raw_path: str) -> str:
         if b"\x00" in raw or b"\\" in raw:
             raise BadPath("NUL and '\\' are not allowed in a path")
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadPath("the path is not valid UTF-8 once decoded") from None
+        if _FORBIDDEN.search(text):
+            raise BadPath("control characters, U+FFFE and U+FFFF are not allowed in a path")
         out.append(quote(raw, safe=_UNRESERVED))
     return "/".join(out)

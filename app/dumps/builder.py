@@ -46,6 +46,7 @@ from app.db.queries import load_queries
 from app.dumps import manifest as mf
 from app.dumps.plan import (
     Budget,
+    MemberNames,
     change_package_name,
     change_path,
     resource_package_name,
@@ -120,6 +121,7 @@ class _Item:
     key: str | None
     change: str | None = None
     datetime: datetime | None = None
+    rid: int | None = None  # a resource's id: its fallback member name is /other/{rid}
 
 
 @dataclass(frozen=True)
@@ -176,16 +178,16 @@ def _member_list(path: Path, store: ContentStore) -> Iterator[Member]:
 
 def _spool_line(r: asyncpg.Record, path: str) -> bytes:
     return orjson.dumps([r["uri"], r["lastmod"].isoformat() if r["lastmod"] else None,
-                         r["type"], path, r["content_key"]]) + b"\n"
+                         r["type"], path, r["content_key"], r["id"]]) + b"\n"
 
 
 def _spooled(path: Path) -> Iterator[list[_Item]]:
     with open(path, "rb") as f:
         batch: list[_Item] = []
         for line in f:
-            loc, lastmod, type_, member, key = orjson.loads(line)
+            loc, lastmod, type_, member, key, rid = orjson.loads(line)
             batch.append(_Item(loc, datetime.fromisoformat(lastmod) if lastmod else None,
-                               type_, member, key))
+                               type_, member, key, rid=rid))
             if len(batch) >= ROWS:
                 yield batch
                 batch = []
@@ -449,6 +451,7 @@ class Builder:
         budget = Budget(self.settings.package_max_bytes, self.settings.package_max_files)
         built: list[_Built] = []
         pkg = _Package(tmp, 0, from_)
+        names = MemberNames()
         # one package is written (on a worker thread) while the next one's files are measured
         # (on another): the two passes overlap on two cores
         writing: asyncio.Task[_Built] | None = None
@@ -461,6 +464,9 @@ class Builder:
                         if m is MISSING:
                             self._report_missing(item)
                             continue
+                        if item.rid is not None and item.path is not None:
+                            # `…/a` and `…/a/b` cannot both be members of one ZIP
+                            item.path = names.claim(item.path, f"/other/{item.rid}")
                         entry = self._entry(item, m)
                         size, path = (m.length, item.path) if m else (None, None)
                         if not budget.admit(size, path, len(entry.encode())):
@@ -469,6 +475,9 @@ class Builder:
                             writing = asyncio.create_task(
                                 self._finish(pkg, folder, head, name_for, None))
                             pkg = _Package(tmp, pkg.part + 1, pkg.last)
+                            names = MemberNames()
+                            if item.rid is not None and item.path is not None:
+                                names.claim(item.path, item.path)
                             budget.reset()
                             budget.admit(size, path, len(entry.encode()))
                         pkg.add(item, m, entry)

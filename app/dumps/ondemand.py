@@ -3,8 +3,11 @@ written, never built on disk.
 
 The request is bounded before a byte is sent: at most `MAX_FILES` entries and
 `dump_max_bytes` of content (docs/rules.md §8), so the rows behind one response (at most 50,000)
-are held in memory while the ZIP streams. Every file is measured first (length, CRC-32):
-`manifest.xml` goes first in the ZIP and must agree with the bytes that follow it.
+are held in memory while the ZIP streams. Nothing is read before the first byte: lengths come
+from the files' sizes (`stat`), and each file's CRC-32 is computed as it streams and written
+after it (a ZIP data descriptor), so `manifest.xml`, first in the ZIP, is sent at once. Files
+are read one chunk at a time as the client takes them: when it goes, Starlette cancels the
+stream on `http.disconnect` and no further file is read.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import asyncpg
 
 from app.db.queries import load_queries
 from app.dumps import manifest as mf
-from app.dumps.plan import change_path, resource_path
-from app.dumps.zipping import Measured, Member, measure
+from app.dumps.plan import MemberNames, change_path, resource_path
+from app.dumps.zipping import Member
 from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import ContentStore
@@ -63,7 +66,10 @@ def _datetime(value: Any, pointer: str) -> datetime:
         raise _invalid(pointer, f"{value!r} is not an RFC 3339 date-time") from None
     if when.tzinfo is None:
         raise _invalid(pointer, "a date-time needs a time zone (Z or ±hh:mm)")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first representable instant
+        raise _invalid(pointer, f"{value!r} is out of range") from None
 
 
 def parse_request(body: Any) -> UrisRequest | WindowRequest:
@@ -111,25 +117,29 @@ class _Row:
     key: str | None
     change: str | None = None
     datetime: datetime | None = None
+    rid: int | None = None  # the resource's id: its fallback member name is /other/{rid}
 
 
-def _check_sizes(rows: list[_Row], store: ContentStore, limit: int) -> None:
-    """Refuse early, from file sizes alone, before reading any bytes."""
+def _sizes(rows: list[_Row], store: ContentStore, limit: int) -> list[int | None]:
+    """Each row's file size (None: no bytes here), from `stat` alone: no file is read before
+    the response starts. Refuses a request whose files add up beyond `limit`."""
+    sizes: list[int | None] = []
     total = 0
     for r in rows:
-        if r.key is None:
-            continue
-        try:
-            total += os.stat(store.path_for(r.key)).st_size
-        except FileNotFoundError:
-            continue
-        if total > limit:
-            raise _too_large(f"the content is larger than the limit of {limit} bytes "
-                             "(HEADWATER_DUMP_MAX_BYTES); ask for fewer URIs or a shorter window")
-
-
-def _measure_all(rows: list[_Row], store: ContentStore) -> list[Measured | None]:
-    return [measure(store.path_for(r.key)) if r.key else None for r in rows]
+        size = None
+        if r.key is not None:
+            try:
+                size = os.stat(store.path_for(r.key)).st_size
+            except FileNotFoundError:
+                pass
+            else:
+                total += size
+                if total > limit:
+                    raise _too_large(
+                        f"the content is larger than the limit of {limit} bytes "
+                        "(HEADWATER_DUMP_MAX_BYTES); ask for fewer URIs or a shorter window")
+        sizes.append(size)
+    return sizes
 
 
 async def _seq_bound(conn: asyncpg.Connection, cid: int, end: int, position: int | None) -> int:
@@ -198,7 +208,8 @@ async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
             ids = [r["id"] for r in await conn.fetch(Q["descendant_ids"], collection)]
             found = await conn.fetch(Q["resources_by_uri"], req.uris, ids)
             rows = [_Row(r["uri"], r["lastmod"], r["type"],
-                         resource_path(r["uri"], prefix, r["id"]), r["content_key"])
+                         resource_path(r["uri"], prefix, r["id"]), r["content_key"],
+                         rid=r["id"])
                     for r in found]
             at = await conn.fetchval(Q["set_head"], cid) or datetime.now(UTC)
             head = mf.resourcedump_manifest_head(at=at, up=up)
@@ -208,25 +219,28 @@ async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
     finally:
         await snap.close()
 
-    await asyncio.to_thread(_check_sizes, rows, store, settings.dump_max_bytes)
-    measured = await asyncio.to_thread(_measure_all, rows, store)
+    sizes = await asyncio.to_thread(_sizes, rows, store, settings.dump_max_bytes)
     parts, members, total = [head], [], 0
-    for r, m in zip(rows, measured, strict=True):
-        if r.key is not None and m is None:
+    names = MemberNames()
+    for r, size in zip(rows, sizes, strict=True):
+        if r.key is not None and size is None:
             continue  # bytes missing from the store: say nothing about them
+        path = r.path
+        if r.change is None and path is not None:
+            path = names.claim(path, f"/other/{r.rid}")
         if r.change is None:
-            assert m is not None and r.path and r.key
+            assert size is not None and path and r.key
             parts.append(mf.resource_manifest_entry(mf.FileEntry(
-                r.loc, r.lastmod, r.path, Fixity(m.length, r.type, sha256=r.key))))
+                r.loc, r.lastmod, path, Fixity(size, r.type, sha256=r.key))))
         else:
             parts.append(mf.change_manifest_entry(mf.ChangeEntry(
                 r.loc, r.change, r.datetime,  # type: ignore[arg-type]
-                lastmod=r.lastmod, path=r.path if m else None,
-                fixity=Fixity(m.length, r.type, sha256=r.key) if m else Fixity(type=r.type))))
-        if m is not None and r.path is not None and r.key is not None:
-            members.append(Member(r.path[1:], store.path_for(r.key), m.length, m.crc32,
-                                  r.lastmod))
-            total += m.length
+                lastmod=r.lastmod, path=path if size is not None else None,
+                fixity=(Fixity(size, r.type, sha256=r.key) if size is not None
+                        else Fixity(type=r.type)))))
+        if size is not None and path is not None and r.key is not None:
+            members.append(Member(path[1:], store.path_for(r.key), size, None, r.lastmod))
+            total += size
     if total > settings.dump_max_bytes:
         raise _too_large(f"the content is larger than {settings.dump_max_bytes} bytes")
     parts.append(mf.URLSET_CLOSE)
@@ -237,3 +251,4 @@ async def prepare(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
     head_member = Member("manifest.xml", manifest, len(manifest), zlib.crc32(manifest),
                          datetime.now(UTC))
     return Prepared([head_member, *members], len(parts) - 2, total)
+

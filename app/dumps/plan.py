@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "PACKAGE_OVERHEAD", "member_overhead", "Budget", "resource_path", "change_path",
-    "resource_package_name", "change_package_name", "PACKAGE_NAME",
+    "resource_package_name", "change_package_name", "PACKAGE_NAME", "MemberNames",
 ]
 
 # ZIP64 end records, the manifest's XML head and tail, with room to spare.
@@ -82,6 +82,26 @@ def resource_path(uri: str, content_prefix: str, resource_id: int) -> str:
         if _safe_relative(rest):
             return f"/resources/{rest}"
     return f"/other/{resource_id}"
+
+
+class MemberNames:
+    """The member names of one ZIP, so that no file shares its name with a folder: URIs
+    `…/a` and `…/a/b` would give members `resources/c/a` and `resources/c/a/b`, which no unzip
+    can create side by side. The later one of such a pair gets its fallback name instead."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.dirs: set[str] = set()
+
+    def claim(self, path: str, fallback: str) -> str:
+        """`path`, or `fallback` when `path` collides with a name already claimed."""
+        parts = path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(2, len(parts))]
+        if path in self.files or path in self.dirs or any(p in self.files for p in prefixes):
+            path, prefixes = fallback, ["/".join(fallback.split("/")[:2])]
+        self.files.add(path)
+        self.dirs.update(prefixes)
+        return path
 
 
 def change_path(uri: str, position: int) -> str:

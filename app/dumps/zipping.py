@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from stream_zip import NO_COMPRESSION_64, stream_zip
+from stream_zip import NO_COMPRESSION_64, ZIP_64, stream_zip
 
 from app.store.files import atomic_file
 
@@ -40,7 +40,7 @@ class Member:
     name: str  # ZIP entry name: the manifest path without its leading '/'
     source: Path | bytes
     length: int
-    crc32: int
+    crc32: int | None  # None: not measured, CRC computed while streaming (see `_members`)
     modified: datetime | None = None
 
 
@@ -75,12 +75,22 @@ def _members(members: Iterable[Member]) -> Iterator[tuple]:
             chunks: Iterable[bytes] = (m.source,)
         else:
             chunks = _file_chunks(m.source, m.length)
-        yield (m.name, when, 0o644, NO_COMPRESSION_64(m.length, m.crc32), chunks)
+        if m.crc32 is None:
+            # unmeasured (on-demand dumps send their first byte before reading any file):
+            # deflate at level 0, i.e. stored blocks, with the CRC and sizes in a data
+            # descriptor after the bytes, which every unzip reads
+            yield (m.name, when, 0o644, ZIP_64, chunks)
+        else:
+            yield (m.name, when, 0o644, NO_COMPRESSION_64(m.length, m.crc32), chunks)
+
+
+def _level0() -> zlib._Compress:
+    return zlib.compressobj(level=0, wbits=-zlib.MAX_WBITS)
 
 
 def zip_chunks(members: Iterable[Member]) -> Iterator[bytes]:
     """The ZIP's bytes as they are produced."""
-    yield from stream_zip(_members(members), chunk_size=CHUNK)
+    yield from stream_zip(_members(members), chunk_size=CHUNK, get_compressobj=_level0)
 
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.http.problems import HTTPProblem
+from app.store.files import write_once
 
 __all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens"]
 
@@ -25,11 +26,11 @@ def ensure_token_file(data_dir: Path) -> tuple[str, bool]:
     path = token_file(data_dir)
     if path.is_file():
         return path.read_text().strip(), False
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(token + "\n")
-    return token, True
+    # atomic and durable: a crash or a second worker never leaves an empty or partial token;
+    # the worker that lost the race reads the winner's and reports it as created too (both
+    # started from nothing; the token shows up once per fresh data folder)
+    token = secrets.token_urlsafe(32) + "\n"
+    return write_once(path, token).strip(), True
 
 
 def known_tokens(configured: list[str], data_dir: Path) -> list[bytes]:

@@ -52,5 +52,17 @@ async def stream_limited(request: Request, limit: int) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    return b"".join([chunk async for chunk in stream_limited(request, limit)])
+async def read_limited(request: Request, limit: int, *, within: float | None = None) -> bytes:
+    """The whole body, at most `limit` bytes (413). With `within`, the whole read must also end
+    within that many seconds (408): a body trickled one byte per chunk timeout would otherwise
+    hold its request for hours. Used for the small bodies that precede a slot (OAI-PMH forms,
+    on-demand dump requests)."""
+    if within is None:
+        return b"".join([chunk async for chunk in stream_limited(request, limit)])
+    try:
+        async with asyncio.timeout(within):
+            return b"".join([chunk async for chunk in stream_limited(request, limit)])
+    except TimeoutError:
+        raise HTTPProblem(408, "request body too slow",
+                          f"the body was not received within {within:g} s",
+                          headers={"Connection": "close"}) from None

@@ -31,6 +31,8 @@ import errno
 import logging
 import math
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -38,10 +40,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.http.problems import problem_response
+from app.http.problems import HTTPProblem, problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "ClientTooSlow", "RequestGuard", "classify", "install_limits",
+__all__ = ["BackPressure", "Budgets", "ClientTooSlow", "RequestGuard", "classify", "install_limits",
            "DISK_FULL_ERRNOS"]
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,11 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 # Paths (after the base path) whose responses are generated from the database at some cost.
 # Dump builds are POSTs; built packages (`dumps/*.zip`) are files, served like content.
-_DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/(dump|resourcedump/build)$")
-# The websub topic (`notifications.xml`) is one: it builds up to a page plus the window of
-# changes in memory, so it shares the document budget rather than run unbounded.
+# On-demand dumps and POST /oai read their body first and take their slot in the route.
+_DUMP_BUILD = re.compile(r"^/resourcesync/[^/]+/resourcedump/build$")
+_ON_DEMAND_DUMP = re.compile(r"^/resourcesync/[^/]+/dump$")
+# The websub topic (`notifications.xml`) is a document: it builds up to a page plus the window
+# of changes in memory, so it shares the document budget rather than run unbounded.
 _DOCUMENT = re.compile(
     r"^/(resourcesync/[^/]+/(?!dumps/.*\.zip$).+"
     r"|sitemap\.xml$|sitemap/.+|oai$)"
@@ -60,9 +64,13 @@ _DOCUMENT = re.compile(
 
 
 def classify(method: str, path: str) -> str | None:
-    """The budget a request draws on besides the in-flight one: 'dump', 'document' or None."""
+    """The budget a request draws on besides the in-flight one: 'dump', 'document' or None.
+    `POST /oai` and on-demand dumps (`POST …/dump`) draw on none here: their routes read the
+    body first, then take a slot, so a client trickling its body never holds one."""
     if method == "POST" and _DUMP_BUILD.match(path):
         return "dump"
+    if method == "POST" and (path == "/oai" or _ON_DEMAND_DUMP.match(path)):
+        return None
     if method in ("GET", "HEAD", "POST") and _DOCUMENT.match(path):
         return "document"
     return None
@@ -84,35 +92,66 @@ class _Budgets:
     groups: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
 
-class BackPressure:
-    def __init__(self, app: ASGIApp, settings: Settings):
-        self.app = app
+async def _acquire(sem: asyncio.Semaphore, wait: float) -> bool:
+    if not sem.locked():
+        await sem.acquire()
+        return True
+    try:
+        await asyncio.wait_for(sem.acquire(), wait)
+    except TimeoutError:
+        return False
+    return True
+
+
+class Budgets:
+    """The worker's semaphores, shared by the middleware and the routes that take a slot
+    themselves once their body is read (`app.state.budgets`)."""
+
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.base_path = settings.base_path
         self.wait = settings.busy_wait.total_seconds()
         self.retry_after = str(max(1, math.ceil(self.wait * 2)))
-        self.send_timeout = settings.send_timeout.total_seconds()
-        self._budgets: _Budgets | None = None
+        self._made: _Budgets | None = None
 
-    def _get_budgets(self) -> _Budgets:
+    def get(self) -> _Budgets:
         # created on first use, inside the worker's event loop
-        if self._budgets is None:
-            self._budgets = _Budgets(
+        if self._made is None:
+            self._made = _Budgets(
                 asyncio.Semaphore(self.settings.max_inflight),
                 {"document": asyncio.Semaphore(self.settings.document_concurrency),
                  "dump": asyncio.Semaphore(self.settings.dump_concurrency)},
             )
-        return self._budgets
+        return self._made
+
+    @asynccontextmanager
+    async def slot(self, group: str, *, status: int = 429) -> AsyncIterator[None]:
+        """Hold one slot of `group` for the block, or refuse with `status` + Retry-After."""
+        sem = self.get().groups[group]
+        if not await _acquire(sem, self.wait):
+            raise HTTPProblem(status, "too many requests",
+                              f"too many {group} requests in progress; retry later",
+                              headers={"Retry-After": self.retry_after})
+        try:
+            yield
+        finally:
+            sem.release()
+
+
+class BackPressure:
+    def __init__(self, app: ASGIApp, settings: Settings, budgets: Budgets | None = None):
+        self.app = app
+        self.settings = settings
+        self.base_path = settings.base_path
+        self.budgets = budgets or Budgets(settings)
+        self.wait = self.budgets.wait
+        self.retry_after = self.budgets.retry_after
+        self.send_timeout = settings.send_timeout.total_seconds()
+
+    def _get_budgets(self) -> _Budgets:
+        return self.budgets.get()
 
     async def _acquire(self, sem: asyncio.Semaphore) -> bool:
-        if not sem.locked():
-            await sem.acquire()
-            return True
-        try:
-            await asyncio.wait_for(sem.acquire(), self.wait)
-        except TimeoutError:
-            return False
-        return True
+        return await _acquire(sem, self.wait)
 
     async def _busy(self, scope: Scope, receive: Receive, send: Send, budget: str,
                     path: str) -> None:
@@ -178,18 +217,27 @@ class BackPressure:
         return timed
 
 
-_CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_PATH = re.compile("[\x00-\x1f\x7f\ufffe\uffff]")
+
+
+def _head_size(scope: Scope) -> int:
+    """Bytes of the request head: the request line (its target included: a 100 kB query string
+    counts like a 100 kB header) and every header line."""
+    target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope["query_string"])
+    line = len(scope["method"]) + target + 12  # "GET <target>?<query> HTTP/1.1\r\n"
+    return line + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
 
 
 class RequestGuard:
     """Refuse, before any route runs:
-    - a decoded path carrying NUL or another control character (`%00`, `%0a`…) with 400: no
+    - a decoded path carrying NUL or another control character (`%00`, `%0a`…), U+FFFE or
+      U+FFFF (`%EF%BF%BF`, which XML 1.0 forbids) with 400: no
       route has a use for them, PostgreSQL text cannot hold NUL, and refusing them here keeps
       them out of every query, log line and published document;
-    - a request head larger than HEADWATER_MAX_HEADER_SIZE with 431. uvicorn's h11 parser
-      enforces that limit while reading; its default httptools parser does not, so the head
-      has been read once by now, but it goes no further (bounded per connection by
-      HEADWATER_LIMIT_CONCURRENCY)."""
+    - a request head (request line and headers) larger than HEADWATER_MAX_HEADER_SIZE with
+      431. uvicorn's h11 parser enforces that limit while reading; its default httptools
+      parser does not, so the head has been read once by now, but it goes no further
+      (bounded per connection by HEADWATER_LIMIT_CONCURRENCY)."""
 
     def __init__(self, app: ASGIApp, max_header_size: int):
         self.app = app
@@ -201,7 +249,7 @@ class RequestGuard:
             if _CONTROL_IN_PATH.search(scope["path"]):
                 refusal = problem_response(400, "invalid path",
                                            "control characters are not allowed in a path")
-            elif sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > self.max_header_size:
+            elif _head_size(scope) > self.max_header_size:
                 refusal = problem_response(
                     431, "request header fields too large",
                     f"the request head is limited to {self.max_header_size} bytes",
@@ -224,6 +272,7 @@ async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """Register the request guard, the back-pressure middleware and the full-disk handler."""
-    app.add_middleware(BackPressure, settings=settings)
+    budgets = app.state.budgets = Budgets(settings)
+    app.add_middleware(BackPressure, settings=settings, budgets=budgets)
     app.add_middleware(RequestGuard, max_header_size=settings.max_header_size)
     app.add_exception_handler(OSError, _disk_full)

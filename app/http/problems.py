@@ -10,6 +10,7 @@ problems, so every 4xx a client sees has the same machine-readable shape.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db.connect import PoolBusy
 
 __all__ = ["HTTPProblem", "problem_response", "install_handlers"]
 
@@ -75,6 +78,17 @@ def install_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(422, "invalid request", errors=errors, instance=request.url.path)
+
+    @app.exception_handler(PoolBusy)
+    async def _pool_busy(request: Request, exc: PoolBusy) -> JSONResponse:
+        # back-pressure (docs/rules.md §10): 429, except OAI-PMH's 503 (OAI-PMH 2.0 §3.1.2.2)
+        oai = request.url.path.endswith("/oai")
+        return problem_response(
+            503 if oai else 429, "too many requests",
+            "every database connection is busy; retry later",
+            headers={"Retry-After": str(max(1, math.ceil(exc.timeout)))},
+            instance=request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -12,18 +12,45 @@ from app.db.queries import load_queries
 from app.http.auth import Writer
 from app.http.bodies import stream_limited
 from app.http.conditional import http_date, not_modified, strong_etag
-from app.http.deps import Config, Conn, Store
+from app.http.deps import Config, Store, db
 from app.http.problems import HTTPProblem
 from app.settings import Settings
 from app.store.content import TooLarge
 from app.write.changeset import DESCRIPTION, Doc
-from app.write.records import InvalidBatch, bare_media_type, metadata_lists, parse_description
+from app.write.records import (
+    InvalidBatch,
+    bare_media_type,
+    media_type_error,
+    metadata_lists,
+    parse_description,
+)
 from app.write.writer import write_batch
 from sitemaps.names import BadPath, content_path, is_collection_name
 
 router = APIRouter(tags=["content"])
 _Q = load_queries("app.read", "sql/content.sql")
 DESCRIPTION_HEADER = "headwater-description"
+
+# Uploaded bytes are anyone's: served from this origin, an HTML or SVG upload must not run
+# script or read this origin's pages. `sandbox` gives the document an opaque origin with
+# scripts, forms and plugins off; `default-src 'none'` stops it loading anything; nosniff
+# keeps a browser from reading other types as HTML.
+CONTENT_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _upload_type(request: Request) -> str:
+    """The upload's media type, checked like ingest's `type` (400 naming the header)."""
+    value = request.headers.get("content-type")
+    if value is None:
+        return "application/octet-stream"
+    why = media_type_error(value)
+    if why is not None:
+        raise HTTPProblem(400, "invalid Content-Type", f"Content-Type: {why}",
+                          errors=[{"pointer": "/headers/content-type", "detail": why}])
+    return bare_media_type(value) or "application/octet-stream"
 
 
 def capability_list_url(settings: Settings, collection: str) -> str:
@@ -81,28 +108,27 @@ _DESCRIPTION_DOC = {"parameters": [{
 @router.put("/content/{collection}/{path:path}", status_code=201,
             openapi_extra=_DESCRIPTION_DOC)
 async def put_content(
-    collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config,
-    store: Store,
+    collection: str, path: str, request: Request, _: Writer, settings: Config, store: Store,
 ) -> JSONResponse:
     """Store the request body's bytes and publish them at this URI. A new version keeps the
     resource's description (metadata, links, oai_identifier); a `Headwater-Description`
     header (a JSON object with those keys) sets the ones it names."""
     uri = _published_uri(request, settings, collection)
-    described = _description(request)  # checked before a byte is read
+    media_type = _upload_type(request)
+    described = _description(request)  # both checked before a byte is read
     try:
         stored = await store.put_stream(
             stream_limited(request, settings.max_upload), max_bytes=settings.max_upload
         )
     except TooLarge as exc:
         raise HTTPProblem(413, "request body too large", str(exc)) from None
-    media_type = bare_media_type(request.headers.get("content-type"))
     doc = Doc(uri=uri, collection=collection, content_key=stored.key,
-              fixity=stored.fixity._replace(type=media_type or "application/octet-stream"),
-              **described)
+              fixity=stored.fixity._replace(type=media_type), **described)
     try:
-        result = await write_batch(
-            conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
-        )
+        async with db(request) as conn:  # only once the body is in: never while it streams
+            result = await write_batch(
+                conn, [doc], page_size=settings.page_size, seal_after=settings.seal_after
+            )
     except asyncpg.UniqueViolationError as exc:
         raise HTTPProblem(
             422, "conflicting description",
@@ -120,11 +146,12 @@ async def put_content(
 
 @router.api_route("/content/{collection}/{path:path}", methods=["GET", "HEAD"])
 async def get_content(
-    collection: str, path: str, request: Request, conn: Conn, settings: Config, store: Store
+    collection: str, path: str, request: Request, settings: Config, store: Store
 ) -> Response:
     """The stored bytes, with strong ETag, Last-Modified, conditional GET and Range."""
     uri = _published_uri(request, settings, collection)
-    row = await conn.fetchrow(_Q["resource_for_content"], uri)
+    async with db(request) as conn:  # released before the first byte is sent
+        row = await conn.fetchrow(_Q["resource_for_content"], uri)
     if row is None or row["content_key"] is None and not row["deleted"]:
         raise HTTPProblem(404, "not found", f"no stored content at {uri}")
     if row["deleted"]:
@@ -132,7 +159,7 @@ async def get_content(
     link = f'<{capability_list_url(settings, row["collection"])}>; rel="resourcesync"'
     etag = strong_etag(row["content_key"])
     headers = {"ETag": etag, "Last-Modified": http_date(row["lastmod"]), "Link": link,
-               "Cache-Control": "no-cache"}
+               "Cache-Control": "no-cache", **CONTENT_HEADERS}
     if not_modified(request.headers, etag, row["lastmod"]):
         return Response(status_code=304, headers=headers)
     file = store.path_for(row["content_key"])
@@ -144,17 +171,18 @@ async def get_content(
 
 @router.delete("/content/{collection}/{path:path}")
 async def delete_content(
-    collection: str, path: str, request: Request, _: Writer, conn: Conn, settings: Config
+    collection: str, path: str, request: Request, _: Writer, settings: Config
 ) -> JSONResponse:
     """Mark the resource deleted and append a `deleted` change."""
     uri = _published_uri(request, settings, collection)
-    row = await conn.fetchrow(_Q["resource_for_content"], uri)
-    if row is None:
-        raise HTTPProblem(404, "not found", f"nothing is published at {uri}")
-    if row["deleted"]:
-        raise HTTPProblem(410, "gone", f"{uri} was already deleted")
-    await write_batch(
-        conn, [Doc(uri=uri, collection=row["collection"], deleted=True)],
-        page_size=settings.page_size, seal_after=settings.seal_after,
-    )
+    async with db(request) as conn:
+        row = await conn.fetchrow(_Q["resource_for_content"], uri)
+        if row is None:
+            raise HTTPProblem(404, "not found", f"nothing is published at {uri}")
+        if row["deleted"]:
+            raise HTTPProblem(410, "gone", f"{uri} was already deleted")
+        await write_batch(
+            conn, [Doc(uri=uri, collection=row["collection"], deleted=True)],
+            page_size=settings.page_size, seal_after=settings.seal_after,
+        )
     return JSONResponse({"uri": uri, "deleted": True})

@@ -138,13 +138,38 @@ def _slots(request: Request) -> asyncio.Semaphore:
     return slots
 
 
-@router.post("/resourcesync/{collection}/dump",
+_DATE_TIME = {"type": "string", "format": "date-time"}
+_DUMP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "object", "additionalProperties": False, "required": ["uris"],
+                         "properties": {"uris": {"type": "array", "minItems": 1,
+                                                 "items": {"type": "string", "format": "uri"}}}},
+                        {"type": "object", "additionalProperties": False, "required": ["from"],
+                         "properties": {"from": _DATE_TIME, "until": _DATE_TIME}},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/resourcesync/{collection}/dump", openapi_extra=_DUMP_BODY,
              responses={200: {"content": {"application/zip": {}}}})
 async def on_demand_dump(collection: str, request: Request) -> Response:
     """A ZIP streamed as it is written: `{"uris": [...]}` gives a Resource Dump Manifest,
-    `{"from": "…", "until": "…"}` a Change Dump Manifest of the window (docs/rules.md §8)."""
+    `{"from": "…", "until": "…"}` a Change Dump Manifest of the window (docs/rules.md §8).
+
+    The whole body must arrive within HEADWATER_BODY_READ_TIMEOUT (408) before a dump slot is
+    taken; the ZIP's first byte follows the database reads at once (no file is read first)."""
     settings = _settings(request)
-    raw = await read_limited(request, settings.max_body)
+    raw = await read_limited(request, settings.max_body,
+                             within=settings.body_read_timeout.total_seconds())
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

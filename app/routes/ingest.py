@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 
 from app.http.auth import Writer
 from app.http.bodies import read_limited
-from app.http.deps import Config, Conn, Store
+from app.http.deps import Config, Store, db
 from app.http.problems import HTTPProblem
 from app.write.changeset import Contradicts
 from app.write.record_docs import doc_from_record
@@ -29,7 +29,7 @@ _BODY_DOC = {
 
 @router.post("/ingest", openapi_extra=_BODY_DOC)
 async def ingest(
-    request: Request, _: Writer, conn: Conn, settings: Config, store: Store
+    request: Request, _: Writer, settings: Config, store: Store
 ) -> dict[str, int]:
     """Write a batch of document records (JSON array, or NDJSON with
     `Content-Type: application/x-ndjson`). A single bad record rejects the whole batch."""
@@ -51,9 +51,10 @@ async def ingest(
     prefix = f"{settings.base_url}/content/"
     docs = [doc_from_record(r, content_prefix=prefix, store=store) for r in records]
     try:
-        result = await write_batch(
-            conn, docs, page_size=settings.page_size, seal_after=settings.seal_after
-        )
+        async with db(request) as conn:  # taken once the body is read and checked
+            result = await write_batch(
+                conn, docs, page_size=settings.page_size, seal_after=settings.seal_after
+            )
     except Contradicts as exc:
         raise HTTPProblem(
             409, "records contradict stored bytes",

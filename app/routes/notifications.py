@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 import notifier
-from app.http.deps import Config, Conn
+from app.http.deps import Config, db
 from app.http.problems import HTTPProblem
 from sitemaps import urls
 from sitemaps.names import is_collection_name
@@ -22,7 +22,7 @@ router = APIRouter(tags=["notifications"])
 
 @router.api_route("/resourcesync/{collection}/notifications.xml", methods=["GET", "HEAD"],
                   response_class=Response)
-async def topic(collection: str, request: Request, conn: Conn, settings: Config) -> Response:
+async def topic(collection: str, request: Request, settings: Config) -> Response:
     """The collection's change notification topic (WebSub topic URI)."""
     if not is_collection_name(collection):
         raise HTTPProblem(404, "no such collection", f"{collection!r} is not a collection name")
@@ -32,12 +32,15 @@ async def topic(collection: str, request: Request, conn: Conn, settings: Config)
     config = settings.notifier_config()
     topic_uri = urls.notification_topic(settings.base_url, collection)
     headers = {"Link": notifier.link_header(topic_uri, config.hubs), "Cache-Control": "no-store"}
-    if settings.hub_mode != "websub":
-        if not await notifier.collection_exists(conn, collection):
-            raise HTTPProblem(404, "no such collection", f"no collection named {collection!r}")
-        headers["Content-Length"] = "0"
-        return Response(b"", media_type="application/xml", headers=headers)
-    body = await notifier.topic_document(conn, config, collection)
+    # the body is built in memory, then sent with the connection back in the pool
+    async with db(request) as conn:
+        if settings.hub_mode != "websub":
+            if not await notifier.collection_exists(conn, collection):
+                raise HTTPProblem(404, "no such collection",
+                                  f"no collection named {collection!r}")
+            headers["Content-Length"] = "0"
+            return Response(b"", media_type="application/xml", headers=headers)
+        body = await notifier.topic_document(conn, config, collection)
     if body is None:
         raise HTTPProblem(404, "no such collection", f"no collection named {collection!r}")
     if request.method == "HEAD":

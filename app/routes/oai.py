@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.http.bodies import read_limited
 from app.oai import render, repository
 from app.oai.arguments import OAIError, parse
 from app.oai.secret import load_secret
@@ -18,6 +19,32 @@ from sitemaps import urls
 router = APIRouter(tags=["oai-pmh"])
 
 _MEDIA_TYPE = "text/xml; charset=utf-8"
+
+# An OAI-PMH request is a handful of short arguments (the longest a resumption token): a form
+# body above this is not a harvester's, and is refused with 413 before it is read further.
+MAX_FORM_BODY = 64 * 1024
+
+_ARGUMENT = {"type": "string"}
+_FORM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "verb": {"type": "string", "enum": [
+                            "Identify", "ListMetadataFormats", "ListSets", "ListIdentifiers",
+                            "ListRecords", "GetRecord"]},
+                        "identifier": _ARGUMENT, "metadataPrefix": _ARGUMENT, "from": _ARGUMENT,
+                        "until": _ARGUMENT, "set": _ARGUMENT, "resumptionToken": _ARGUMENT,
+                    },
+                    "required": ["verb"],
+                }
+            }
+        },
+    }
+}
 
 
 def _context(request: Request) -> Context:
@@ -53,8 +80,16 @@ async def oai_get(request: Request) -> Response:
     return await _answer(request, parse_qsl(request.url.query, keep_blank_values=True))
 
 
-@router.post("/oai", response_class=Response)
+@router.post("/oai", response_class=Response, openapi_extra=_FORM_BODY)
 async def oai_post(request: Request) -> Response:
-    """OAI-PMH request with the arguments form-encoded in the body."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return await _answer(request, parse_qsl(body, keep_blank_values=True))
+    """OAI-PMH request with the arguments form-encoded in the body.
+
+    The body is read first, bounded (MAX_FORM_BODY, 413) and timed (the whole of it within
+    HEADWATER_BODY_READ_TIMEOUT, else 408); only then is a document slot taken (503 +
+    Retry-After when none is free, OAI-PMH 2.0 §3.1.2.2), so a slow or huge body never holds
+    one."""
+    within = request.app.state.settings.body_read_timeout.total_seconds()
+    raw = await read_limited(request, MAX_FORM_BODY, within=within)
+    pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+    async with request.app.state.budgets.slot("document", status=503):
+        return await _answer(request, pairs)

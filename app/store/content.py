@@ -20,7 +20,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.store.files import durable_rename
+from app.store.files import durable_rename, fsync_dir
 from sitemaps.fixity import Fixity
 
 __all__ = ["ContentStore", "Stored", "TooLarge"]
@@ -92,6 +92,9 @@ class ContentStore:
             final = self.path_for(key)
             if final.is_file():
                 await aiofiles.os.remove(tmp)
+                # the same bytes are there already, maybe renamed in a moment ago by another
+                # upload not yet past its own fsync: make them durable before acknowledging
+                await aiofiles.os.wrap(_fsync_file_and_dir)(final)
             else:
                 await aiofiles.os.wrap(durable_rename)(tmp, final)
         except BaseException:
@@ -101,3 +104,12 @@ class ContentStore:
                 pass
             raise
         return Stored(key, Fixity(length, None, md5.hexdigest(), sha1.hexdigest(), key))
+
+
+def _fsync_file_and_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)

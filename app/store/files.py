@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["fsync_dir", "make_dirs", "durable_rename", "atomic_file", "write_atomic",
-           "temp_name"]
+           "temp_name", "write_once"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,3 +72,29 @@ def atomic_file(final: Path, tmp_dir: Path | None = None) -> Iterator[BinaryIO]:
 def write_atomic(final: Path, data: bytes) -> None:
     with atomic_file(final) as out:
         out.write(data)
+
+
+def write_once(path: Path, text: str) -> str:
+    """Create `path` holding `text` (mode 0600) unless it exists; return what it holds.
+
+    Written under a temporary name, fsynced, then hard-linked into place, which fails if the
+    file exists: when several workers start at once exactly one creates it, the others read
+    theirs, and no reader ever sees an empty or half-written file (the write token, the
+    OAI-PMH signing key)."""
+    if not path.is_file():
+        make_dirs(path.parent)
+        tmp = temp_name(path.parent, ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process won the race: use theirs
+                fsync_dir(path.parent)
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text()

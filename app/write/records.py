@@ -33,7 +33,8 @@ from sitemaps.format import w3c
 from sitemaps.names import COLLECTION_PATTERN
 
 __all__ = ["FieldError", "InvalidBatch", "Record", "Description", "parse_batch",
-           "parse_description", "bare_media_type", "metadata_lists"]
+           "parse_description", "bare_media_type", "metadata_lists", "has_forbidden_text",
+           "media_type_error", "FORBIDDEN_TEXT"]
 
 DC_ELEMENTS = (
     "title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
@@ -44,13 +45,14 @@ DcName = Literal[
     "format", "identifier", "source", "language", "relation", "coverage", "rights",
 ]
 
-# PostgreSQL text cannot hold NUL and XML 1.0 cannot carry C0 controls other than tab, LF, CR
-# (nor DEL, which is discouraged): refuse them here rather than fail at the database or publish
-# ill-formed XML. Lone surrogates never get this far: orjson refuses them while parsing.
-# The refusal is part of each field's pattern, so pydantic-core checks it in its own regex
-# engine: a Python validator per string cost more than the rest of the validation together.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_CTL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # for use inside a character class
+# PostgreSQL text cannot hold NUL and XML 1.0 cannot carry C0 controls other than tab, LF, CR,
+# nor U+FFFE and U+FFFF (DEL is discouraged): refuse them here rather than fail at the database
+# or publish ill-formed XML. Lone surrogates never get this far: orjson refuses them while
+# parsing. The refusal is part of each field's pattern, so pydantic-core checks it in its own
+# regex engine: a Python validator per string cost more than the rest of the validation.
+_CTL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{FFFE}\x{FFFF}"  # for use inside a character class
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+FORBIDDEN_TEXT = "control characters, U+FFFE and U+FFFF are not allowed (XML 1.0)"
 _CLEAN = rf"^[^{_CTL}]*$"
 
 Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$", to_lower=True)]
@@ -210,7 +212,7 @@ def _field_errors(exc: ValidationError, prefix: tuple[int | str, ...] = ()) -> l
         elif err["type"] == "string_pattern_mismatch":
             msg = f"invalid value for {loc[-1]}" if loc else "invalid value"
             if isinstance(err.get("input"), str) and _CONTROL.search(err["input"]):
-                msg = "control characters are not allowed"
+                msg = FORBIDDEN_TEXT
         pointer = _pointer(loc)
         if any(e.pointer == pointer for e in out):
             continue  # one report per field, not one per union member tried
@@ -285,6 +287,25 @@ def parse_description(value: str) -> tuple[Description, frozenset[str]]:
     except ValidationError as exc:
         raise InvalidBatch("invalid description", _field_errors(exc)) from None
     return found, frozenset(found.model_fields_set)
+
+
+def has_forbidden_text(value: str) -> bool:
+    """True when `value` holds a character XML 1.0 cannot carry (or NUL, or DEL)."""
+    return _CONTROL.search(value) is not None
+
+
+_media_type = TypeAdapter(MediaType)
+
+
+def media_type_error(value: str) -> str | None:
+    """Why `value` is not a media type as ingest's `type` accepts it, or None when it is."""
+    if has_forbidden_text(value):
+        return FORBIDDEN_TEXT
+    try:
+        _media_type.validate_python(value)
+    except ValidationError:
+        return "expected a media type such as text/html or application/pdf; charset=…"
+    return None
 
 
 def bare_media_type(value: str | None) -> str | None:

@@ -203,3 +203,36 @@ def test_a_client_that_stops_reading_is_dropped_and_its_slot_freed(
     finally:
         stalled.stop.set()
         stalled.join(5)
+
+
+def test_slow_content_readers_leave_the_pool_free(live_server_factory):
+    """A dozen clients downloading a large file slowly (more than the pool's 10 connections)
+    hold no database connection while the bytes flow: a Resource List and a write are still
+    answered. Content routes take a connection only around their query (app/http/deps.py)."""
+    server = live_server_factory(HEADWATER_SEND_TIMEOUT="600s")
+    big = b"0123456789abcdef" * (2 * 1024 * 1024)  # 32 MiB: far more than the socket buffers
+    put = httpx.put(server.url + "/content/slowc/big.bin", content=big, headers=AUTH,
+                    timeout=120)
+    assert put.status_code == 201, put.text
+    readers = [SlowReader(server.port, "/content/slowc/big.bin", delay=0.01)
+               for _ in range(12)]
+    for reader in readers:
+        reader.start()
+    try:
+        time.sleep(3)  # every reader is now mid-transfer, its socket buffers full
+        assert all(r.received.startswith(b"HTTP/1.1 200") for r in readers)
+        with httpx.Client(base_url=server.url, timeout=LIVENESS) as client:
+            ingest = client.post("/ingest", headers=AUTH, json=[
+                {"uri": "http://example.org/slowc/one", "collection": "slowc"}])
+            assert ingest.status_code == 200, ingest.text
+            listing = client.get("/resourcesync/slowc/resourcelist.xml")
+            assert listing.status_code == 200, listing.text
+            assert b"http://example.org/slowc/one" in listing.content
+            small = client.put("/content/slowc/small.txt", content=b"small", headers=AUTH)
+            assert small.status_code == 201, small.text
+        assert all(len(r.received) < len(big) for r in readers)  # still downloading
+    finally:
+        for reader in readers:
+            reader.stop.set()
+        for reader in readers:
+            reader.join(10)

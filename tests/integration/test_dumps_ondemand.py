@@ -128,3 +128,32 @@ async def test_busy_builds_answer_429_with_retry_after(app, client, auth, data_d
     assert r.status_code == 200
     check_package(r.content, "resourcedump-manifest")
     assert not slots.locked()  # the slot came back when the stream ended
+
+
+async def test_out_of_range_date_times_are_refused_not_a_500(client, auth, data_dir):
+    await _ingest(client, auth, [local_record(data_dir, "far", "a.txt", b"a")])
+    for when in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        for body in ({"from": when}, {"from": "2026-01-01T00:00:00Z", "until": when}):
+            r = await client.post("/resourcesync/far/dump", json=body)
+            assert r.status_code == 422, (body, r.text)
+            assert r.json()["errors"][0]["pointer"] in ("/from", "/until")
+
+
+async def test_a_file_and_a_folder_of_the_same_name_both_unzip(client, auth, tmp_path):
+    """`…/a` and `…/a/b` cannot both be ZIP members `resources/…/a` and `resources/…/a/b`:
+    the later one gets its fallback name, and the package extracts whole."""
+    import io
+    import zipfile
+
+    uris = []
+    for path in ("a", "a/b", "x/y", "x"):
+        r = await client.put(f"/content/zc/{path}", content=path.encode(), headers=auth)
+        assert r.status_code == 201, r.text
+        uris.append(r.json()["uri"])
+    r = await client.post("/resourcesync/zc/dump", json={"uris": uris})
+    assert r.status_code == 200, r.text
+    manifest, files = check_package(r.content, "resourcedump-manifest")
+    assert sorted(files.values()) == [b"a", b"a/b", b"x", b"x/y"]
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(tmp_path)  # no file/folder clash
+    # the first of each pair keeps its natural name
+    assert {e["path"] for e in entries(manifest)} >= {"/resources/zc/a", "/resources/zc/x/y"}

@@ -202,3 +202,24 @@ async def test_above_one_page_of_packages_the_resource_dump_is_an_index(
         packages += [e.text for e in child.findall("sm:url/sm:loc", NS)]
     assert len(packages) == len(set(packages)) == 5
     assert (await client.get("/resourcesync/many/resourcedump/3.xml")).status_code == 404
+
+
+async def test_a_file_and_a_folder_of_the_same_name_both_unzip(app, client, auth, tmp_path):
+    """A built Resource Dump never holds members `…/a` and `…/a/b` together."""
+    import io
+    import zipfile
+
+    for path in ("a", "a/b", "x/y", "x"):
+        r = await client.put(f"/content/vc:z/{path}", content=path.encode(), headers=auth)
+        assert r.status_code == 201, r.text
+    results = await _build(app)
+    assert [x.outcome for x in results if x.kind == "resourcedump"] == ["built"]
+    root = validate((await client.get("/resourcesync/vc/resourcedump.xml")).content)
+    found: dict[str, bytes] = {}
+    for url in root.findall("sm:url", NS):
+        package = await client.get(
+            url.findtext("sm:loc", namespaces=NS).removeprefix("http://127.0.0.1:8000"))
+        _, files = check_package(package.content, "resourcedump-manifest")
+        zipfile.ZipFile(io.BytesIO(package.content)).extractall(tmp_path / str(len(found)))
+        found.update(files)
+    assert sorted(found.values()) == [b"a", b"a/b", b"x", b"x/y"]

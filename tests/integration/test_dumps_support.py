@@ -68,6 +68,9 @@ def check_package(data: bytes, capability: str) -> tuple[etree._Element, dict[st
         names = z.namelist()
         assert "manifest.xml" in names, names
         assert len(names) == len(set(names)), "duplicate ZIP entries"
+        folders = {n.rsplit("/", 1)[0] for n in names if "/" in n}
+        folders |= {f.rsplit("/", i)[0] for f in folders for i in range(1, f.count("/") + 1)}
+        assert not folders & set(names), f"a file is also a folder: {folders & set(names)}"
         manifest = z.read("manifest.xml")
         root = validate(manifest)
         md = root.find("rs:md", NS)

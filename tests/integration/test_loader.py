@@ -157,3 +157,39 @@ def test_make_demo_on_a_fresh_data_folder(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "loaded: 22 results → 25 resources" in proc.stdout
+
+
+async def test_lines_with_wrong_types_or_forbidden_characters_are_rejected_alone(
+    db, data_dir, tmp_path
+):
+    """A field of the wrong JSON type, or text XML 1.0 forbids, rejects its own line (with its
+    number); the lines around it load."""
+    good = orjson.loads(SAMPLE.read_text().splitlines()[0])
+    terminal_str = {**good, "terminal": "x"}
+    fileset = {"status": "success", "platform_base_url": "https://example.org/set",
+               "manifest": [{"path": "a", "size": "12", "terminal_url": "https://example.org/a"}]}
+    nonchar = {**good, "terminal": {**good["terminal"],
+                                    "terminal_url": "https://example.org/a\uffffb"}}
+    request_str = {**good, "request": "x"}
+    path = tmp_path / "types.jsonl"
+    lines = [terminal_str, fileset, nonchar, request_str, good]
+    path.write_bytes(b"\n".join(orjson.dumps(x) for x in lines) + b"\n")
+    s = await load(db, data_dir, [path])
+    assert [line for _, line, _ in s.rejected] == [1, 2, 3, 4], s.rejected
+    assert "U+FFFF" in s.rejected[2][2] or "uri" in s.rejected[2][2]
+    assert s.loaded == 1
+
+
+async def test_an_endless_gzip_line_is_read_no_further_than_the_limit(
+    db, data_dir, tmp_path, monkeypatch
+):
+    import app.write.loader.run as run
+
+    monkeypatch.setattr(run, "MAX_LINE", 10_000)
+    good = SAMPLE.read_text().splitlines()[0].encode()
+    gz = tmp_path / "long.jsonl.gz"
+    gz.write_bytes(gzip.compress(b"a" * 5_000_000 + b"\n" + good + b"\n" + b"b" * 50_000))
+    s = await load(db, data_dir, [gz])
+    assert [(line, reason) for _, line, reason in s.rejected] == [
+        (1, "line longer than 10000 bytes"), (3, "line longer than 10000 bytes")]
+    assert s.loaded == 1

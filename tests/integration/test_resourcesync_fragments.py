@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.write.changeset import Doc
 from app.write.writer import write_batch
 from sitemaps.entries import ChangeRow, ResourceRow, change_url, resource_url
@@ -81,3 +83,43 @@ async def test_resource_parts_follow_moves_and_deletes(db):
                                links=[{"rel": "describedby", "href": f"{BASE}/x"}])], **opts)
     assert await parts() == await truth()
     assert ("vc:a", 0) not in await parts()
+
+
+@pytest.mark.parametrize("value", [
+    "a\ufffeb", "a\uffffb", "x\x01y\x08z\x0b\x0c\x0e\x1f", "tab\tlf\ncr\r&<>\"'", "\ufffd\x7f",
+])
+async def test_sql_escaping_drops_what_xml_forbids_like_python(db, value):
+    """Migration 0010: `headwater_xml_esc` drops what XML 1.0 forbids, byte for byte as
+    `sitemaps/format.py` `esc` does (the fragments must equal the Python rendering)."""
+    from sitemaps.format import esc
+
+    assert await db.fetchval("SELECT headwater_xml_esc($1)", value) == esc(value)
+    assert not any(ch in esc(value) for ch in "\ufffe\uffff\x01\x08\x0b\x0c\x0e\x1f")
+
+
+async def test_migration_0010_re_renders_fragments_stored_with_forbidden_characters(db):
+    """Fragments rendered before migration 0010 may hold U+FFFF: the migration renders them
+    again and changes the instance id, so no ETag or cached sealed page of the old bytes is
+    reused."""
+    from importlib import resources
+
+    await write_batch(db, [Doc(uri=f"{BASE}/old\uffffone", collection="vc:old")],
+                      page_size=PAGE_SIZE, seal_after=timedelta(hours=24))
+    # what the old escaping stored (the render trigger, off for this, would redo it)
+    await db.execute("ALTER TABLE resources DISABLE TRIGGER resources_render")
+    await db.execute("UPDATE resources SET url_xml = replace(url_xml, 'oldone', "
+                     "'old' || chr(65535) || 'one')")
+    await db.execute("ALTER TABLE resources ENABLE TRIGGER resources_render")
+    await db.execute("UPDATE changes SET url_xml = replace(url_xml, 'oldone', "
+                     "'old' || chr(65535) || 'one')")
+    assert await db.fetchval("SELECT count(*) FROM resources WHERE url_xml LIKE '%' || "
+                             "chr(65535) || '%'") == 1
+    before = await db.fetchval("SELECT value FROM meta WHERE key = 'instance_id'")
+    sql = resources.files("app.db").joinpath("migrations/0010_xml_safe_text.sql").read_text()
+    await db.execute(sql)
+    for table in ("resources", "changes"):
+        assert await db.fetchval(f"SELECT count(*) FROM {table} WHERE url_xml LIKE '%' || "
+                                 "chr(65535) || '%'") == 0, table
+    assert (await db.fetchval("SELECT url_xml FROM resources")).startswith(
+        f"<url><loc>{BASE}/oldone</loc>")
+    assert await db.fetchval("SELECT value FROM meta WHERE key = 'instance_id'") != before

@@ -17,9 +17,9 @@ from app.settings import load_settings
     ("GET", "/resourcesync/a:b/changelist/00003.xml", "document"),
     ("GET", "/resourcesync/a/resourcelist/a/00001.xml", "document"),
     ("GET", "/oai", "document"),
-    ("POST", "/oai", "document"),
+    ("POST", "/oai", None),  # the route takes its slot once the body is read
     ("GET", "/sitemap.xml", "document"),
-    ("POST", "/resourcesync/a/dump", "dump"),
+    ("POST", "/resourcesync/a/dump", None),  # the route takes its slot once the body is read
     ("POST", "/resourcesync/a:b/resourcedump/build", "dump"),
     ("GET", "/resourcesync/a/dumps/p-0001.zip", None),
     ("GET", "/resourcesync/a/dumps/p-0001.manifest.xml", "document"),
@@ -65,6 +65,9 @@ async def test_document_budget_answers_429_with_retry_after(tmp_path):
     assert int(second.headers["retry-after"]) >= 1
     assert second.headers["content-type"].startswith("application/problem+json")
     assert second.json()["status"] == 429
+    # OAI-PMH 2.0 §3.1.2.2 (docs/rules.md §10): /oai answers 503 with Retry-After
+    _, oai = await _pair(settings, "/resourcesync/a/resourcelist.xml", "/oai")
+    assert oai.status_code == 503 and int(oai.headers["retry-after"]) >= 1
 
 
 @pytest.mark.parametrize("budget", ["document", "requests"])
@@ -120,3 +123,34 @@ async def test_refusals_are_counted_under_their_route(client, settings):
     response = await client.get("/resourcesync/a/capabilitylist.xml")
     assert response.status_code == 429
     assert REQUESTS.labels("GET", route, "429")._value.get() == before + 1
+
+
+async def test_a_request_waits_for_a_database_connection_at_most_pool_timeout(settings, auth):
+    """With every pooled connection taken, a request is answered 429 + Retry-After (503 on
+    `/oai`, OAI-PMH 2.0 §3.1.2.2) after HEADWATER_POOL_TIMEOUT, not queued for ever."""
+    from datetime import timedelta
+
+    from app.main import create_app
+
+    app = create_app(settings.model_copy(update={"pool_timeout": timedelta(seconds=0.5)}))
+    async with app.router.lifespan_context(app):
+        pool = app.state.pool
+        held = [await pool.acquire() for _ in range(pool.get_max_size())]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+            try:
+                ingest = await asyncio.wait_for(c.post("/ingest", headers=auth, json=[
+                    {"uri": "http://example.org/p", "collection": "p"}]), 20)
+                assert ingest.status_code == 429, ingest.text
+                assert int(ingest.headers["retry-after"]) >= 1
+                assert ingest.headers["content-type"].startswith("application/problem+json")
+                content = await asyncio.wait_for(c.get("/content/p/x"), 20)
+                assert content.status_code == 429
+                oai = await asyncio.wait_for(c.get("/oai", params={"verb": "Identify"}), 20)
+                assert oai.status_code == 503 and int(oai.headers["retry-after"]) >= 1
+            finally:
+                for conn in held:
+                    await pool.release(conn)
+            again = await c.post("/ingest", headers=auth, json=[
+                {"uri": "http://example.org/p", "collection": "p"}])
+            assert again.status_code == 200, again.text

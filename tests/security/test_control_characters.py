@@ -10,7 +10,9 @@ import json
 
 import pytest
 
-BAD_CHARS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\x7f"]
+# C0 controls and DEL, and the two noncharacters XML 1.0 also forbids (U+FFFE, U+FFFF)
+BAD_CHARS = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\x7f", "\ufffe",
+             "\uffff"]
 
 
 def _record(**extra: object) -> dict[str, object]:
@@ -49,6 +51,9 @@ async def test_control_character_refused_naming_the_field(client, auth, db, ch):
 
 @pytest.mark.parametrize("ndjson_line", [
     b'{"uri": "http://example.org/\\u0000", "collection": "sec"}',
+    b'{"uri": "http://example.org/\\uffff", "collection": "sec"}',
+    '{"uri": "http://example.org/x", "collection": "sec", "metadata": {"title": "\ufffe"}}'
+    .encode(),
     b'{"uri": "http://example.org/x", "collection": "sec", "metadata": {"title": "\\u0007"}}',
 ])
 async def test_control_character_refused_in_ndjson(client, auth, db, ndjson_line):
@@ -81,3 +86,29 @@ async def test_tab_newline_and_carriage_return_are_allowed_in_metadata(client, a
     assert response.status_code == 200, response.text
     stored = await db.fetchval("SELECT metadata FROM resources")
     assert stored["description"] == ["line one\nline\ttwo\r\nthree"]
+
+
+@pytest.mark.parametrize("encoded", ["%EF%BF%BF", "%EF%BF%BE", "%01", "a%7Fb"])
+async def test_forbidden_character_refused_in_a_content_path(client, auth, db, encoded):
+    response = await client.put(f"/content/sec/x{encoded}.txt", content=b"x", headers=auth)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "path" in response.json()["title"]
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+
+
+@pytest.mark.parametrize("ctype", [
+    "text/html; charset=\x01", "not a type", "text/", "text/html<script>", "/plain",
+])
+async def test_upload_content_type_checked_like_ingest_type(client, auth, db, ctype):
+    response = await client.put("/content/sec/file.txt", content=b"x", headers={
+        **auth, "Content-Type": ctype})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["title"] == "invalid Content-Type"
+    assert body["errors"][0]["pointer"] == "/headers/content-type"
+    assert await db.fetchval("SELECT count(*) FROM resources") == 0
+    fine = await client.put("/content/sec/file.txt", content=b"x", headers={
+        **auth, "Content-Type": "Text/Plain; charset=utf-8"})
+    assert fine.status_code == 201 and await db.fetchval("SELECT type FROM resources") == \
+        "text/plain"

@@ -143,3 +143,73 @@ async def test_security_headers_on_html(client, path):
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_oai_post_body_is_bounded(client):
+    """A form body beyond the OAI-PMH route's limit is refused with 413, not read whole."""
+    body = b"verb=Identify&x=" + b"a" * 1024 * 1024  # 16 times app/routes/oai.py's limit
+    response = await client.post("/oai", content=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    async def chunks():  # no Content-Length: the running count must stop it
+        yield body[:1000]
+        yield body[1000:]
+
+    chunked = await client.post("/oai", content=chunks(), headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 413
+    small = await client.post("/oai", content=b"verb=Identify", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert small.status_code == 200 and b"<Identify>" in small.content
+
+
+def test_slow_oai_post_body_gets_408_and_holds_no_document_slot(live_server_factory):
+    """A client trickling its POST /oai body is cut off after HEADWATER_BODY_READ_TIMEOUT, and
+    while it trickles it holds none of the document slots (here: the only one)."""
+    server = live_server_factory(HEADWATER_BODY_READ_TIMEOUT="3s",
+                                 HEADWATER_DOCUMENT_CONCURRENCY="1")
+    head = (b"POST /oai HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(head + b"verb=Iden")
+        time.sleep(0.5)
+        other = httpx.get(server.url + "/oai", params={"verb": "Identify"}, timeout=10)
+        assert other.status_code == 200, other.text  # the slot was free
+        sock.settimeout(20)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"application/problem+json" in answer
+
+
+def test_request_target_counts_toward_the_head_limit(live_server_factory):
+    """A request line longer than HEADWATER_MAX_HEADER_SIZE is refused with 431 like a large
+    header would be (app/http/limits.py RequestGuard)."""
+    from tests.security.rawhttp import exchange
+
+    server = live_server_factory(HEADWATER_MAX_HEADER_SIZE="2048")
+    long_query = "/healthz?" + "q" * 8000
+    refused = exchange(server.port, "GET", "/resourcesync/a/capabilitylist.xml?" + "q" * 8000)
+    assert refused.status == 431, refused
+    assert exchange(server.port, "GET", long_query[:100]).status == 200
+
+
+@pytest.mark.parametrize("ctype", ["text/html", "image/svg+xml", "application/octet-stream"])
+async def test_uploaded_content_is_served_sandboxed(client, auth, ctype):
+    """Uploaded bytes run no script on this origin: a sandbox CSP without script-src
+    'unsafe-inline' (the /docs policy), and nosniff."""
+    page = b"<html><script>alert(document.domain)</script></html>"
+    put = await client.put("/content/sec/page", content=page, headers={
+        **auth, "Content-Type": ctype})
+    assert put.status_code == 201, put.text
+    response = await client.get("/content/sec/page")
+    assert response.status_code == 200 and response.content == page
+    csp = [d.strip() for d in response.headers["content-security-policy"].split(";")]
+    assert "sandbox" in csp and "default-src 'none'" in csp
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"

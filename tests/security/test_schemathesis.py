@@ -54,3 +54,18 @@ def test_no_input_makes_a_server_error(live_server_factory, tmp_path: Path):
     assert done.returncode == 0, f"schemathesis found failures:\n{output}\nserver log:\n{log}"
     operations = httpx.get(server.url + "/openapi.json", timeout=10).json()["paths"]
     assert operations, "the schema lists no operations"
+
+
+def test_the_schema_declares_the_bodies_the_fuzzer_must_reach(settings):
+    """Routes that read their body themselves declare it, or schemathesis sends none: the
+    OAI-PMH form and the on-demand dump's JSON (besides /ingest)."""
+    from app.main import create_app
+
+    paths = create_app(settings).openapi()["paths"]
+    oai = paths["/oai"]["post"]["requestBody"]["content"]
+    form = oai["application/x-www-form-urlencoded"]["schema"]
+    assert {"verb", "resumptionToken", "metadataPrefix"} <= set(form["properties"])
+    dump = paths["/resourcesync/{collection}/dump"]["post"]["requestBody"]["content"]
+    shapes = dump["application/json"]["schema"]["oneOf"]
+    assert [s["required"] for s in shapes] == [["uris"], ["from"]]
+    assert "requestBody" in paths["/ingest"]["post"]

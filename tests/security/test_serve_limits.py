@@ -42,6 +42,8 @@ def served(database_url: str, data_dir: Path, tmp_path: Path):
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+    log.close()
 
 
 def _send(port: int, data: bytes) -> bytes:

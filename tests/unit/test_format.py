@@ -39,3 +39,9 @@ def test_escaping_keeps_documents_well_formed():
     ns = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     assert root.findtext("sm:url/sm:loc", namespaces=ns) == loc
     assert esc("é&") == "é&amp;"
+
+
+def test_escaping_drops_characters_xml_forbids():
+    value = "a\x00b\x01c\x1fd\ud800e\udfffF\ufffeg\uffffh\ti\nj\rk\ufffdl&"
+    assert esc(value) == "abcdeFgh\ti\nj\rk\ufffdl&amp;"
+    etree.fromstring(f"<x a=\"{esc(value)}\">{esc(value)}</x>".encode())

@@ -71,9 +71,28 @@ def _write_checkpoint(path: Path, line: int) -> None:
     write_atomic(path, str(line).encode())
 
 
+# A result line is a few kB; one this long is not a result (or a gzip stream without a
+# newline): it is rejected with its number, read no further than this.
+MAX_LINE = 16 * 1024 * 1024
+
+
+class _TooLong(bytes):
+    """Marks a line cut at MAX_LINE: its remainder was skipped."""
+
+
 def _records(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream, 1):
-        if line.strip():
+    max_line = MAX_LINE
+    number = 0
+    while True:
+        line = stream.readline(max_line + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            while (rest := stream.readline(1024 * 1024)) and not rest.endswith(b"\n"):
+                pass  # skip to the end of the line, a bounded piece at a time
+            yield number, _TooLong(b"")
+        elif line.strip():
             yield number, line
 
 
@@ -172,10 +191,18 @@ async def load_files(
                 if number <= done_to:
                     summary.resumed += 1
                     continue
+                if isinstance(line, _TooLong):
+                    summary.rejected.append((name, number, f"line longer than {MAX_LINE} bytes"))
+                    continue
                 try:
                     outcome = interpret(orjson.loads(line), collection, limits)
                 except orjson.JSONDecodeError as exc:
                     summary.rejected.append((name, number, f"malformed JSON: {exc}"))
+                    continue
+                except (TypeError, AttributeError, ValueError) as exc:
+                    # a field of the wrong JSON type (`"terminal": "x"`, a string `size`):
+                    # this line is rejected, the load goes on
+                    summary.rejected.append((name, number, f"unexpected field type: {exc}"))
                     continue
                 if outcome.skipped:
                     summary.skipped[outcome.skipped] += 1
