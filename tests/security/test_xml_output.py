@@ -15,8 +15,8 @@ from lxml import etree
 
 from app.write.writer import seal_stale_pages
 from sitemaps import urls
-from tests.conftest import PAGE_SIZE
 from sitemaps.fixity import Fixity
+from tests.conftest import PAGE_SIZE
 
 COLLECTION = "xml:special"
 TRICKY = [
@@ -151,7 +151,10 @@ async def test_forbidden_characters_in_stored_rows_are_never_published(client, d
     from app.write.changeset import Doc
     from app.write.writer import write_batch
 
-    docs = [Doc(uri=f"http://example.org/bad/{i}{ch}x", collection=COLLECTION, metadata={"title": [f"title {ch} end"]}, links=[{"rel": f"alt{ch}", "href": f"http://example.org/l{ch}"}], fixity=Fixity(length=i, type=f"text/plain{ch}"))
+    docs = [Doc(uri=f"http://example.org/bad/{i}{ch}x", collection=COLLECTION,
+                fixity=Fixity(length=i, type=f"text/plain{ch}"),
+                metadata={"title": [f"title {ch} end"]},
+                links=[{"rel": f"alt{ch}", "href": f"http://example.org/l{ch}"}])
             for i, ch in enumerate(FORBIDDEN)]
     await write_batch(db, docs, page_size=PAGE_SIZE, seal_after=timedelta(days=1))
     await write_batch(db, [Doc(uri=docs[0].uri, collection=COLLECTION, deleted=True)],
