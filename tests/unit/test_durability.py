@@ -68,7 +68,7 @@ def test_write_token_is_created_once_atomically_and_private(tmp_path):
 
     def worker() -> None:
         start.wait()
-        tokens.append(ensure_token_file(data))
+        tokens.append(ensure_token_file(data)[0])
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
