@@ -31,6 +31,7 @@ from app.logs import configure_logging
 from app.read import capability_lists
 from app.read.capabilities import Provider
 from app.read.reader import Reader
+from app.read.replicas import ReadPools
 from app.read.sealed_pages import SealedPages
 from app.read.sealer import run_sealer
 from app.routes import (
@@ -108,9 +109,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.dsn = dsn
     app.state.pool = await create_pool(dsn)
     app.state.store.prepare()
+    reads = app.state.reads = await ReadPools.open(
+        app.state.pool, settings.read_database_url, settings.replica_wait.total_seconds())
     app.state.reader = Reader(app.state.pool, settings,
                               SealedPages(settings.data_dir / "cache" / "changelist"),
-                              CAPABILITIES)
+                              CAPABILITIES, reads)
     app.state.notifier_state = _notifier_state(app, settings)
     tasks = app.state.tasks = _supervise(app, settings, dsn)
     await tasks.start()
@@ -118,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await tasks.stop()
+        await reads.close()
         await app.state.pool.close()
 
 
