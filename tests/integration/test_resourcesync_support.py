@@ -37,7 +37,7 @@ def schema() -> xmlschema.XMLSchema:
 
 def plain_schema(name: str) -> xmlschema.XMLSchema:
     """sitemaps.org's own schema (sitemap.xsd / siteindex.xsd), for the plain sitemap."""
-    return xmlschema.XMLSchema(str(schema_path("schemas", name)))
+    return xmlschema.XMLSchema(str(schema_path(name)))
 
 
 def validate(body: bytes) -> etree._Element:
