@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     @field_validator("accel_redirect")
     @classmethod
     def _accel_prefix(cls, value: str) -> str:
-        if value and not re.fullmatch(r"/([A-Za-z0-9_.-]+/)+", value):
+        if value and not re.fullmatch(r"/([A-Za-z0-9_-][A-Za-z0-9_.-]*/)+", value):
             raise ValueError("expected an internal location such as /_content/ (a path that "
                              "starts and ends with /)")
         return value
