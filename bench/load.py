@@ -491,6 +491,10 @@ def main() -> None:
                 targets.append(("front", public, hw_paths))
             targets.append(("nginx", nginx_base, nginx_paths[route]))
             for target, where, paths in targets:
+                if target == "front":  # a cache is measured warm: one GET per URL first
+                    with httpx.Client(timeout=120) as warm:
+                        for path in paths:
+                            warm.get(where + path)
                 result = run_wrk(where, paths, connections=args.connections,
                                  duration=args.duration, workdir=work, target=target,
                                  route=route)

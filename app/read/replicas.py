@@ -127,6 +127,10 @@ class ReadPools:
     @asynccontextmanager
     async def connection(self, *, at: int | None = None) -> AsyncIterator[asyncpg.Connection]:
         """A plain connection (no snapshot) with the same routing, for OAI-PMH."""
+        if not self.replicas:
+            async with self.primary.acquire() as conn:
+                yield conn
+            return
         snap = await self.open_snapshot(at=at)
         # the read-only transaction only served the position check: end it, keep the conn
         await snap.end_transaction()

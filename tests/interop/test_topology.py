@@ -63,6 +63,7 @@ class Topology:
             "HEADWATER_SECRET_KEY": "topology-secret-" + "k" * 16,
             "HEADWATER_HUB_URL": self.hub.url, "HEADWATER_NOTIFIER": "external",
             "HEADWATER_ACCEL_REDIRECT": "/_content/", "HEADWATER_LOG_LEVEL": "WARNING",
+            "HEADWATER_OAI_PAGE_SIZE": "100",
         })
         env.update(extra)
         return env
@@ -156,6 +157,33 @@ def _open_page(node: str, front: str) -> tuple[str, bytes]:
     return link, httpx.get(link.replace(front, node), timeout=30).content
 
 
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+
+
+def _oai_page(body: bytes) -> tuple[list[str], str | None]:
+    root = etree.fromstring(body)
+    ids = [e.text or "" for e in root.iter(f"{OAI}identifier")]
+    token = root.find(f".//{OAI}resumptionToken")
+    return ids, (token.text if token is not None and token.text else None)
+
+
+def _response_date(body: bytes) -> str:
+    return etree.fromstring(body).findtext(f"{OAI}responseDate") or ""
+
+
+def _oai_date(w3c: str) -> str:
+    """A change's datetime at OAI-PMH's seconds granularity (`…T08:31:54Z`)."""
+    return w3c[:19] + "Z"
+
+
+def _lastmod_of(urlset: bytes, uri: str) -> str:
+    """A stored file's lastmod: the time of its change."""
+    for url in etree.fromstring(urlset).findall("sm:url", NS):
+        if url.findtext("sm:loc", namespaces=NS) == uri:
+            return url.findtext("sm:lastmod", namespaces=NS) or ""
+    raise AssertionError(f"{uri} not in the document")
+
+
 def _hub_entries(hub: RecordingHub, topic: str) -> set[tuple[str, str]]:
     out = set()
     for received in hub.snapshot():
@@ -219,6 +247,20 @@ def test_two_nodes_a_replica_a_shared_store_and_the_front(topology: Topology, tm
     assert all(p.endswith("?at=251") for p in parts_a)
     last_part = httpx.get(parts_a[-1].replace(front, t.b.url), timeout=30).content
     assert paused_uri in _locs(last_part, "url")
+    # OAI-PMH on B: the responseDate is the replayed head's (not the clock's), and a harvest
+    # whose token came from the primary's state is continued from that state or later
+    time.sleep(1.1)
+    paused_at = _oai_date(_lastmod_of(last_part, paused_uri))
+    b_date = _response_date(httpx.get(f"{t.b.url}/oai?verb=Identify").content)
+    assert b_date <= paused_at < _response_date(httpx.get(f"{t.a.url}/oai?verb=Identify").content)
+    first = httpx.get(f"{t.a.url}/oai?verb=ListIdentifiers&metadataPrefix=oai_dc").content
+    identifiers, token = _oai_page(first)
+    while token:
+        identifiers_more, token = _oai_page(httpx.get(
+            f"{t.b.url}/oai", params={"verb": "ListIdentifiers", "resumptionToken": token},
+            timeout=30).content)
+        identifiers += identifiers_more
+    assert len(set(identifiers)) == 251  # B's replica alone holds 250
     # content B's replica does not know yet: the primary answers
     assert httpx.get(f"{t.b.url}/content/{C}/paused.txt").status_code == 200
     t.pg.resume_replay()
