@@ -49,7 +49,7 @@ class Reader:
                    ) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A plain connection (no snapshot) routed like `snapshot`, for OAI-PMH."""
         if self.reads is None:
-            return self.pool.acquire()  # type: ignore[no-any-return]
+            return self.pool.acquire()
         return self.reads.connection(at=at)
 
     async def instance_id(self, snap: Snapshot) -> str:
