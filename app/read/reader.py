@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from app.read import queries
 from app.read.capabilities import Provider
@@ -21,7 +21,7 @@ from app.read.sealed_pages import SealedPages
 from app.read.snapshot import Snapshot, reading
 from app.settings import Settings
 
-__all__ = ["Reader", "ReaderDep"]
+__all__ = ["Reader", "ReaderDep", "AtPosition"]
 
 
 @dataclass
@@ -66,3 +66,7 @@ def _reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(_reader)]
+
+# `?at=P` on a link an index gives out: the log position the index was read at (rule §1.8)
+AtPosition = Annotated[int | None, Query(ge=0, description="log position of the index that "
+                                                           "linked here")]

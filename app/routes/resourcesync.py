@@ -13,17 +13,13 @@ Each route hands its request to the read path (`app.read`), which builds the doc
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from app.read import capability_lists, change_lists, resource_lists
-from app.read.reader import ReaderDep
+from app.read.reader import AtPosition, ReaderDep
 
 router = APIRouter(tags=["resourcesync"])
 _GET_HEAD = ["GET", "HEAD"]
-AtPosition = Annotated[int | None, Query(ge=0, description="log position of the index that "
-                                                           "linked here")]
 
 
 @router.api_route("/resourcesync/{collection}/capabilitylist.xml", methods=_GET_HEAD)
