@@ -100,8 +100,8 @@ async def change_list_page(reader: Reader, request: Request, collection: str,
     primary = False
     if reader.replicated and position is None:
         async with reader.snapshot() as snap:
-            coll = await require_collection(snap, collection)
-            primary = not paging.is_sealed(page, coll.change_seq, n)
+            found = await queries.collection(snap.conn, collection)
+            primary = found is None or not paging.is_sealed(page, found.change_seq, n)
     async with reader.snapshot(at=position, primary=primary) as snap:
         coll = await require_collection(snap, collection)
         if page >= paging.change_pages(coll.change_seq, n):
