@@ -102,6 +102,8 @@ async def change_list_page(reader: Reader, request: Request, collection: str,
         async with reader.snapshot() as snap:
             found = await queries.collection(snap.conn, collection)
             primary = found is None or not paging.is_sealed(page, found.change_seq, n)
+            if found is not None and not primary:  # whichever replica reads it: this state
+                position = (await queries.set_head(snap.conn, found))[0]  # or a later one
     async with reader.snapshot(at=position, primary=primary) as snap:
         coll = await require_collection(snap, collection)
         if page >= paging.change_pages(coll.change_seq, n):
