@@ -32,6 +32,7 @@ from app.read import capability_lists
 from app.read.capabilities import Provider
 from app.read.queries import sync_sitemap_prefix
 from app.read.reader import Reader
+from app.read.replicas import ReadPools
 from app.read.sealed_pages import SealedPages
 from app.read.sealer import run_sealer
 from app.routes import (
@@ -114,9 +115,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # the plain sitemap's per-part counters follow this server's base URL
         await sync_sitemap_prefix(conn, settings.base_url + "/", settings.page_size)
     app.state.store.prepare()
+    reads = app.state.reads = await ReadPools.open(
+        app.state.pool, settings.read_database_url, settings.replica_wait.total_seconds())
     app.state.reader = Reader(app.state.pool, settings,
                               SealedPages(settings.data_dir / "cache" / "changelist"),
-                              CAPABILITIES)
+                              CAPABILITIES, reads)
     app.state.notifier_state = _notifier_state(app, settings)
     tasks = app.state.tasks = _supervise(app, settings, dsn)
     await tasks.start()
@@ -124,6 +127,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await tasks.stop()
+        await reads.close()
         await app.state.pool.close()
 
 

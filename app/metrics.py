@@ -21,7 +21,8 @@ from prometheus_client import (
 
 __all__ = [
     "REQUESTS", "LATENCY", "INGESTED", "LOG_POSITION", "NOTIFIER_LAG", "NOTIFIER_LAG_SECONDS",
-    "NOTIFIER_FAILURES", "DUMP_BUILD_SECONDS", "TASK_UP", "TASK_RESTARTS", "render_metrics",
+    "NOTIFIER_FAILURES", "REPLICA_LAG_SECONDS", "REPLICA_LAG_POSITIONS",
+    "DUMP_BUILD_SECONDS", "TASK_UP", "TASK_RESTARTS", "render_metrics",
 ]
 
 REQUESTS = Counter("headwater_http_requests_total", "HTTP requests by route and status",
@@ -43,6 +44,14 @@ NOTIFIER_LAG_SECONDS = Gauge("headwater_notifier_lag_seconds",
 NOTIFIER_FAILURES = Gauge("headwater_notifier_consecutive_failures",
                           "Consecutive failed deliveries, per hub", ["hub"],
                           multiprocess_mode="max")
+REPLICA_LAG_SECONDS = Gauge("headwater_replica_lag_seconds",
+                            "Age of the newest replayed commit while WAL waits to be replayed "
+                            "(0 when caught up), per read replica", ["replica"],
+                            multiprocess_mode="max")
+REPLICA_LAG_POSITIONS = Gauge("headwater_replica_lag_positions",
+                              "Change log positions the primary has and the replica has not "
+                              "yet replayed, per read replica", ["replica"],
+                              multiprocess_mode="max")
 DUMP_BUILD_SECONDS = Histogram("headwater_dump_build_seconds",
                                "Time to build a dump (every package of one build)",
                                ["kind"], buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600))

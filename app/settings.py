@@ -62,7 +62,12 @@ class Settings(BaseSettings):
 
     # Where things live.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    read_database_url: Csv = []  # streaming replicas for public reads (docs/scaling.md)
+    replica_wait: Duration = timedelta(seconds=2)
     data_dir: Path = Path("data")
+    content_dir: Path = Path("")  # "" → data_dir/content (set in _derived)
+    accel_redirect: str = ""  # e.g. /_content/: nginx sends content bytes (deploy/nginx/)
+    cache_max_age: Duration = timedelta(0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     base_url: str = ""
@@ -117,14 +122,15 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("write_tokens", "hub_url", "hub_publish_url", mode="before")
+    @field_validator("write_tokens", "hub_url", "hub_publish_url", "read_database_url",
+                     mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
 
     @field_validator("seal_after", "lastmod_skew", "oai_token_ttl", "notify_window",
                      "notify_poll", "busy_wait", "pool_timeout", "body_read_timeout",
-                     "send_timeout", mode="before")
+                     "send_timeout", "replica_wait", "cache_max_age", mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)
@@ -163,11 +169,29 @@ class Settings(BaseSettings):
                     "to subscribers; give the credentials in HEADWATER_HUB_PUBLISH_URL instead")
         return value
 
+    @field_validator("read_database_url")
+    @classmethod
+    def _replica_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if urlsplit(url).scheme not in ("postgres", "postgresql"):
+                raise ValueError(f"{_redact(url)!r} is not a postgresql:// URL")
+        return value
+
+    @field_validator("accel_redirect")
+    @classmethod
+    def _accel_prefix(cls, value: str) -> str:
+        if value and not re.fullmatch(r"/([A-Za-z0-9_-][A-Za-z0-9_.-]*/)+", value):
+            raise ValueError("expected an internal location such as /_content/ (a path that "
+                             "starts and ends with /)")
+        return value
+
     @model_validator(mode="after")
     def _derived(self) -> Settings:
         if self.hub_publish_url and len(self.hub_publish_url) != len(self.hub_url):
             raise ValueError("HEADWATER_HUB_PUBLISH_URL must list one URL per hub of "
                              "HEADWATER_HUB_URL, in the same order")
+        if self.content_dir == Path(""):
+            self.content_dir = self.data_dir / "content"
         if not self.base_url:
             self.base_url = f"http://{self.host}:{self.port}"
         self.base_url = self.base_url.rstrip("/")
@@ -197,8 +221,11 @@ class Settings(BaseSettings):
         return urlsplit(self.base_url).path.rstrip("/")
 
     @property
-    def content_dir(self) -> Path:
-        return self.data_dir / "content"
+    def cache_control(self) -> str:
+        """Cache-Control of what may change (open documents, content): revalidate every time,
+        or let caches (deploy/nginx/) keep it for HEADWATER_CACHE_MAX_AGE."""
+        seconds = int(self.cache_max_age.total_seconds())
+        return f"public, max-age={seconds}" if seconds > 0 else "no-cache"
 
     def notifier_config(self) -> NotifierConfig:
         """What the notifier is told (it reads no settings of its own)."""
@@ -238,6 +265,13 @@ def _unknown_line(name: str) -> str:
     close = difflib.get_close_matches(name.upper(), sorted(known_variables()), n=1, cutoff=0.7)
     hint = f"; did you mean {close[0]}?" if close else "; see the README's settings table"
     return f"{name}: not a setting{hint}"
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+    return url
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -18,6 +18,14 @@ Everything on loopback, bounded in time:
      Change List served over HTTP, and reached the hub (waiting for the notifier to drain).
 
     .venv/bin/python bench/load.py --duration 15 --connections 100 --rate 1000
+
+With `--front nginx`, the shipped front (`deploy/nginx/headwater.conf`, started here) stands
+before the server: published links name it, HEADWATER_ACCEL_REDIRECT lets it send content bytes
+itself and HEADWATER_CACHE_MAX_AGE (--cache-max-age) lets it cache open documents; content,
+sealed Change List pages and Resource List parts are then read three ways (the server directly,
+through the front, nginx serving the same bytes statically).
+
+    .venv/bin/python bench/load.py --front nginx --duration 15 --connections 100 --rate 1000
 """
 
 from __future__ import annotations
@@ -379,14 +387,23 @@ def main() -> None:
     parser.add_argument("--busy-wait", default="10s",
                         help="HEADWATER_BUSY_WAIT: how long a document request queues for a "
                              "slot before 429 (the service default, 500ms, sheds load sooner)")
+    parser.add_argument("--front", choices=["none", "nginx"], default="none",
+                        help="put the shipped nginx front before the server")
+    parser.add_argument("--cache-max-age", default="60s",
+                        help="HEADWATER_CACHE_MAX_AGE with --front nginx")
+    parser.add_argument("--no-accel", action="store_true",
+                        help="with --front nginx: no X-Accel-Redirect (the front caches the "
+                             "content bytes themselves)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
+    from tests.support.front import NginxFront
     from tests.support.recording_hub import RecordingHub
 
     work = Path(tempfile.mkdtemp(prefix="hw-load-"))
     os.chmod(work, 0o755)
     procs: list[subprocess.Popen[bytes]] = []
+    front: NginxFront | None = None
     hub = RecordingHub(free_port(), keep_bodies=True).start()
     try:
         dsn = os.environ.get("DATABASE_URL")
@@ -420,18 +437,34 @@ def main() -> None:
             "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"), "HEADWATER_BUSY_WAIT": args.busy_wait,
         })
         (work / "prom").mkdir()
+        public = base  # what published links name
+        if args.front == "nginx":
+            front_port = free_port()
+            public = f"http://127.0.0.1:{front_port}"
+            env.update({"HEADWATER_BASE_URL": public,
+                        "HEADWATER_CACHE_MAX_AGE": args.cache_max_age})
+            if not args.no_accel:
+                env["HEADWATER_ACCEL_REDIRECT"] = "/_content/"
         log = open(work / "server.log", "wb")
         server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "headwater"), "serve"], env=env,
                                   stdout=log, stderr=subprocess.STDOUT, cwd=work)
         procs.append(server)
         wait_ready(base + "/readyz")
         print(f"headwater on {base} ({args.workers} workers), hub {hub.url}", flush=True)
+        if args.front == "nginx":
+            front = NginxFront([f"127.0.0.1:{port}"], work / "data" / "content",
+                               port=front_port, workers=2).start()
+            print(f"nginx front on {public} (cache max-age {args.cache_max_age}, "
+                  f"X-Accel-Redirect {'off' if args.no_accel else 'on'})", flush=True)
 
         t0 = time.monotonic()
         preload(base, args.preload, args.files)
         print(f"preloaded {args.preload} resources + {args.files} files in "
               f"{time.monotonic() - t0:.1f}s", flush=True)
-        sets = url_sets(base, args.oai_pages)
+        sets = url_sets(public, args.oai_pages)
+        if front is not None:  # what the front is for: bytes, sealed pages, index parts
+            sets.pop("oai-pmh ListRecords")
+            sets["change list page"] = [u for u in sets["change list page"] if "?at=" not in u]
         static = work / "static"
         nginx_paths = mirror(sets, static)
         for p in [work, static, *static.iterdir()]:
@@ -440,7 +473,7 @@ def main() -> None:
         procs.append(nginx)
         nginx_base = f"http://127.0.0.1:{nginx_port}"
         for route, urls in sets.items():
-            print(f"  {route}: {len(urls)} URLs, e.g. {urls[0][len(base):][:90]}", flush=True)
+            print(f"  {route}: {len(urls)} URLs, e.g. {urls[0][len(public):][:90]}", flush=True)
 
         stop = multiprocessing.Event()
         results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
@@ -452,9 +485,16 @@ def main() -> None:
 
         runs: list[WrkResult] = []
         for route, urls in sets.items():
-            hw_paths = [u[len(base):] for u in urls]
-            for target, where, paths in (("headwater", base, hw_paths),
-                                         ("nginx", nginx_base, nginx_paths[route])):
+            hw_paths = [u[len(public):] for u in urls]
+            targets = [("headwater", base, hw_paths)]
+            if front is not None:
+                targets.append(("front", public, hw_paths))
+            targets.append(("nginx", nginx_base, nginx_paths[route]))
+            for target, where, paths in targets:
+                if target == "front":  # a cache is measured warm: one GET per URL first
+                    with httpx.Client(timeout=120) as warm:
+                        for path in paths:
+                            warm.get(where + path)
                 result = run_wrk(where, paths, connections=args.connections,
                                  duration=args.duration, workdir=work, target=target,
                                  route=route)
@@ -476,7 +516,7 @@ def main() -> None:
 
         in_db = db_changes(db_url, "load:live")
         in_list = changelist_entries(base, "load:live")
-        topic = f"{base}/resourcesync/load:live/notifications.xml"
+        topic = f"{public}/resourcesync/load:live/notifications.xml"
         deadline = time.monotonic() + args.drain_timeout
         at_hub = hub_entries(hub, topic)
         while len(set(at_hub)) < in_db and time.monotonic() < deadline:
@@ -517,6 +557,18 @@ def main() -> None:
                   f"{hw.figures['p99_ms']:.0f} ms | {hw.errors} | {ng.rps:.0f} | "
                   f"{ng.figures['p50_ms']:.1f} ms | {ng.figures['p99_ms']:.1f} ms | "
                   f"{ratio:.1f}× |")
+        if front is not None:
+            print("\n| route | front req/s | p50 | p99 | errors | static nginx req/s | p50 | "
+                  "p99 | static/front req/s | front/static p99 |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            for route in sets:
+                fr = next(r for r in runs if r.route == route and r.target == "front")
+                ng = next(r for r in runs if r.route == route and r.target == "nginx")
+                print(f"| {route} | {fr.rps:.0f} | {fr.figures['p50_ms']:.1f} ms | "
+                      f"{fr.figures['p99_ms']:.1f} ms | {fr.errors} | {ng.rps:.0f} | "
+                      f"{ng.figures['p50_ms']:.1f} ms | {ng.figures['p99_ms']:.1f} ms | "
+                      f"{ng.rps / max(fr.rps, 0.01):.2f}× | "
+                      f"{fr.figures['p99_ms'] / max(ng.figures['p99_ms'], 0.01):.2f}× |")
         print("headwater answers other than 2xx/3xx during the run (from /metrics): "
               + (", ".join(f"{route} {status}: {n}" for (route, status), n in refusals.items())
                  or "none"))
@@ -524,6 +576,8 @@ def main() -> None:
         if args.json:
             args.json.write_text(json.dumps(summary, indent=2, default=str))
     finally:
+        if front is not None:
+            front.stop()
         for proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -61,13 +61,20 @@ def _record(repository_id: str, row: asyncpg.Record) -> Record:
     )
 
 
-async def clock(conn: asyncpg.Connection) -> datetime:
-    """A responseDate that an incremental harvest can use as its next `from`: every record with
-    an earlier datestamp is already visible to the queries that follow."""
+async def clock(conn: asyncpg.Connection) -> tuple[datetime, int]:
+    """A responseDate that an incremental harvest can use as its next `from` (every record with
+    an earlier datestamp is already visible to the queries that follow), and the log position
+    read. A replica shows the primary's log up to what it replayed, so there the date is that
+    of the newest change it holds, whatever the clock says (docs/scaling.md)."""
     row = await conn.fetchrow(_Q["clock"], APPEND_LOCK)
-    if row["quiet"] or row["head"] is None:
-        return row["now"]
-    return min(row["now"], row["head"])
+    position = row["position"] or 0
+    if row["head"] is None:
+        return row["now"], position
+    if row["replica"]:
+        return row["head"], position
+    if row["quiet"]:
+        return row["now"], position
+    return min(row["now"], row["head"]), position
 
 
 async def earliest(conn: asyncpg.Connection) -> datetime | None:

@@ -38,6 +38,7 @@ class Token:
     after_ts: int | None = None  # keyset: the last record's datestamp (unix micro-seconds) …
     after_id: int | None = None  # … and id
     after_spec: str | None = None  # ListSets keyset: the last setSpec sent
+    position: int | None = None  # log position the issuing response read (never go back)
 
 
 def _b64(data: bytes) -> str:

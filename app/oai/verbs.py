@@ -94,7 +94,8 @@ def _expiry(ctx: Context) -> tuple[int, datetime]:
     return int(when.timestamp()), when
 
 
-async def list_items(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
+async def list_items(conn: asyncpg.Connection, ctx: Context, args: Args,
+                     position: int | None = None) -> str:
     """ListRecords and ListIdentifiers: one keyset page."""
     verb = args.verb
     if args.token is not None:
@@ -136,7 +137,7 @@ async def list_items(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
             prefix=prefix, set=set_spec,
             since=repository.to_micros(since) if since != _MIN else None,
             until=repository.to_micros(until) if until != _MAX else None,
-            after_ts=result.last_ts, after_id=result.last_id,
+            after_ts=result.last_ts, after_id=result.last_id, position=position,
         )
         token_xml = render.resumption_token(tokens.encode(nxt, ctx.key), complete=total,
                                             cursor=cursor, expires=when)
@@ -149,7 +150,8 @@ async def list_items(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
     return f"<{verb}>\n{body}{token_xml}</{verb}>\n"
 
 
-async def list_sets(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
+async def list_sets(conn: asyncpg.Connection, ctx: Context, args: Args,
+                    position: int | None = None) -> str:
     size = ctx.settings.oai_page_size
     if args.token is not None:
         token = _token_in(args, ctx, "ListSets")
@@ -169,7 +171,7 @@ async def list_sets(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
     if more:
         expires, when = _expiry(ctx)
         nxt = tokens.Token(verb="ListSets", expires=expires, cursor=cursor + len(specs),
-                           total=total, after_spec=specs[-1])
+                           total=total, after_spec=specs[-1], position=position)
         token_xml = render.resumption_token(tokens.encode(nxt, ctx.key), complete=total,
                                             cursor=cursor, expires=when)
     elif cursor > 0:
@@ -187,7 +189,24 @@ _VERBS = {
 }
 
 
-async def dispatch(conn: asyncpg.Connection, ctx: Context, args: Args) -> str:
+async def dispatch(conn: asyncpg.Connection, ctx: Context, args: Args,
+                   position: int | None = None) -> str:
+    """Answer one request; `position`: the log position this response reads, carried in the
+    resumption token it issues (docs/rules.md §1.8)."""
+    if args.verb in ("ListIdentifiers", "ListRecords", "ListSets"):
+        return await _VERBS[args.verb](conn, ctx, args, position)  # type: ignore[call-arg]
     return await _VERBS[args.verb](conn, ctx, args)
+
+
+def token_position(pairs: list[tuple[str, str]], key: bytes) -> int | None:
+    """The log position a request's resumption token was issued at, if it carries a valid one
+    (an invalid token is answered by the verb itself)."""
+    text = next((v for k, v in pairs if k == "resumptionToken"), None)
+    if not text:
+        return None
+    try:
+        return tokens.decode(text, key, now=int(time.time())).position
+    except tokens.BadToken:
+        return None
 
 

@@ -46,6 +46,7 @@ async def change_list(reader: Reader, request: Request, collection: str) -> Resp
     base, n = settings.base_url, settings.page_size
     async with reader.snapshot() as snap:
         coll = await require_collection(snap, collection)
+        position, _ = await queries.set_head(snap.conn, coll)
         pages = paging.change_pages(coll.change_seq, n)
         token = etag_token("changelist", await reader.instance_id(snap), base, collection,
                            coll.change_seq, n)
@@ -59,10 +60,14 @@ async def change_list(reader: Reader, request: Request, collection: str) -> Resp
                                      [queries.change_chunks(snap.conn, coll.id, 0,
                                                             min(n, coll.change_seq))])
         else:
+            # sealed pages keep one URL for good; the open page's carries the position the
+            # index was read at (docs/rules.md §1.8)
             children = [
                 docs.IndexChild(_page_url(base, collection, k), from_=bounds[k][0],
-                                until=bounds[k][1] if paging.is_sealed(k, coll.change_seq, n)
-                                else None)
+                                until=bounds[k][1])
+                if paging.is_sealed(k, coll.change_seq, n) else
+                docs.IndexChild(f"{_page_url(base, collection, k)}?at={position}",
+                                from_=bounds[k][0])
                 for k in range(pages)
             ]
             from_, last = bounds[0][0], bounds[pages - 1][1]
@@ -75,9 +80,13 @@ async def change_list(reader: Reader, request: Request, collection: str) -> Resp
 
 
 async def change_list_page(reader: Reader, request: Request, collection: str,
-                           name: str) -> Response:
+                           name: str, position: int | None = None) -> Response:
     """Page k of the collection's Change List. A sealed page is rendered once to a file (and
-    a gzip copy) and served from it from then on; the open page is built per request."""
+    a gzip copy) and served from it from then on; the open page is built per request.
+
+    With replicas, `position` (on the open page's link) is the index's log position: the page
+    is read at or after it. A link without one names a page sealed when it was published; a
+    replica that has not yet sealed (or seen) that page leaves the answer to the primary."""
     settings = reader.settings
     base, n = settings.base_url, settings.page_size
     parsed = paging.parse_part_name(name)
@@ -91,7 +100,14 @@ async def change_list_page(reader: Reader, request: Request, collection: str,
         identity, gzipped = cache.paths(token)
         return file_response(request, token=token, last_modified=last, identity=identity,
                              gzipped=gzipped, cache_control=IMMUTABLE)
-    async with reader.snapshot() as snap:
+    primary = False
+    if reader.replicated and position is None:
+        async with reader.snapshot() as snap:
+            found = await queries.collection(snap.conn, collection)
+            primary = found is None or not paging.is_sealed(page, found.change_seq, n)
+            if found is not None and not primary:  # whichever replica reads it: this state
+                position = (await queries.set_head(snap.conn, found))[0]  # or a later one
+    async with reader.snapshot(at=position, primary=primary) as snap:
         coll = await require_collection(snap, collection)
         if page >= paging.change_pages(coll.change_seq, n):
             raise not_found("no such Change List page")

@@ -107,7 +107,8 @@ async def plain_sitemap(reader: Reader, request: Request) -> Response:
                         yield chunk
                 yield docs.URLSET_CLOSE.encode()
         else:
-            locs = [f"{base}/sitemap/{ref.collection}/{ref.name}"
+            # each part carries the log position the index read (docs/rules.md §1.8)
+            locs = [f"{base}/sitemap/{ref.collection}/{ref.name}?at={head_row['position']}"
                     for ref in paging.plan_parts(stats, budget)]
 
             async def body() -> AsyncIterator[bytes]:
@@ -119,14 +120,14 @@ async def plain_sitemap(reader: Reader, request: Request) -> Response:
 
 
 async def plain_sitemap_part(reader: Reader, request: Request, collection: str,
-                             name: str) -> Response:
+                             name: str, position: int | None = None) -> Response:
     settings = reader.settings
     base, n, budget = settings.base_url, settings.page_size, paging.BYTE_BUDGET
     parsed = paging.parse_part_name(name)
     if parsed is None:
         raise not_found("no such sitemap part")
     part, sub = parsed
-    async with reader.snapshot() as snap:
+    async with reader.snapshot(at=position) as snap:
         coll = await require_collection(snap, collection)
         if part * n >= coll.member_seq:
             raise not_found("no such sitemap part")

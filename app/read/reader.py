@@ -1,6 +1,7 @@
-"""What every document needs from the running service, in one object kept on the app: the
-pool reads go to, the settings, the sealed-page cache, the Capability List's providers, and
-this database's identity (read once).
+"""What every document needs from the running service, in one object kept on the app: where
+reads go (the primary's pool, and the streaming replicas of `app.read.replicas`), the settings,
+the sealed-page cache, the Capability List's providers, and this database's identity (read
+once).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from app.read import queries
 from app.read.capabilities import Provider
+from app.read.replicas import ReadPools
 from app.read.sealed_pages import SealedPages
 from app.read.snapshot import Snapshot, reading
 from app.settings import Settings
 
-__all__ = ["Reader", "ReaderDep"]
+__all__ = ["Reader", "ReaderDep", "AtPosition"]
 
 
 @dataclass
@@ -28,11 +30,27 @@ class Reader:
     settings: Settings
     sealed: SealedPages
     providers: Sequence[Provider] = ()
+    reads: ReadPools | None = None  # replicas configured: public reads go there
     _instance: str | None = field(default=None, repr=False)
 
-    def snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
-        """A snapshot for one document (`app.read.snapshot.reading`)."""
-        return reading(self.pool)
+    @property
+    def replicated(self) -> bool:
+        return self.reads is not None and bool(self.reads.replicas)
+
+    def snapshot(self, *, at: int | None = None,
+                 primary: bool = False) -> AbstractAsyncContextManager[Snapshot]:
+        """A snapshot for one document (`app.read.snapshot.reading`): on a replica when there
+        are some, at or after log position `at` when given; on the primary with `primary`."""
+        if self.reads is None:
+            return reading(self.pool)
+        return self.reads.snapshot(at=at, primary=primary)
+
+    def connection(self, *, at: int | None = None
+                   ) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A plain connection (no snapshot) routed like `snapshot`, for OAI-PMH."""
+        if self.reads is None:
+            return self.pool.acquire()
+        return self.reads.connection(at=at)
 
     async def instance_id(self, snap: Snapshot) -> str:
         """This database's identity: ETags and cache files carry it, so two databases behind
@@ -48,3 +66,7 @@ def _reader(request: Request) -> Reader:
 
 
 ReaderDep = Annotated[Reader, Depends(_reader)]
+
+# `?at=P` on a link an index gives out: the log position the index was read at (rule §1.8)
+AtPosition = Annotated[int | None, Query(ge=0, description="log position of the index that "
+                                                           "linked here")]

@@ -46,7 +46,9 @@ async def resource_list(reader: Reader, request: Request, collection: str) -> Re
                                             min((s.part + 1) * n, ids[s.collection][1]))
                     for s in stats])
         else:
-            children = [docs.IndexChild(_part_url(base, collection, ref), at=at)
+            # each part URL carries the position the index was read at (docs/rules.md §1.8)
+            children = [docs.IndexChild(f"{_part_url(base, collection, ref)}?at={position}",
+                                        at=at)
                         for ref in paging.plan_parts(stats, budget)]
 
             def body() -> AsyncIterator[bytes]:
@@ -57,9 +59,11 @@ async def resource_list(reader: Reader, request: Request, collection: str) -> Re
 
 
 async def resource_list_part(reader: Reader, request: Request, collection: str,
-                             part_collection: str, name: str) -> Response:
+                             part_collection: str, name: str,
+                             position: int | None = None) -> Response:
     """Part k of `part_collection` (the collection itself or a descendant) in the collection's
-    Resource List Index: a keyset range of ordinals, at most one page, within 50 MB."""
+    Resource List Index: a keyset range of ordinals, at most one page, within 50 MB. Read at
+    or after log `position` (the index's, carried in the part URL)."""
     settings = reader.settings
     base, n, budget = settings.base_url, settings.page_size, paging.BYTE_BUDGET
     parsed = paging.parse_part_name(name)
@@ -67,7 +71,7 @@ async def resource_list_part(reader: Reader, request: Request, collection: str,
                               or part_collection.startswith(collection + ":")):
         raise not_found("no such Resource List part")
     part, sub = parsed
-    async with reader.snapshot() as snap:
+    async with reader.snapshot(at=position) as snap:
         coll = await require_collection(snap, collection)
         member = await require_collection(snap, part_collection)
         if part * n >= member.member_seq:

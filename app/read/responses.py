@@ -78,10 +78,12 @@ async def document_response(
     body: Callable[[], AsyncIterator[bytes]],
     close: Callable[[], Awaitable[None]] | None = None,
     media_type: str = XML,
-    cache_control: str = NO_CACHE,
+    cache_control: str | None = None,
 ) -> Response:
     """A streamed document. `body()` is only called for a GET that needs it; `close` runs
     once the body is done (or at once for HEAD and 304) to release what the body reads from."""
+    if cache_control is None:  # what may change: no-cache, or HEADWATER_CACHE_MAX_AGE
+        cache_control = request.app.state.settings.cache_control
     headers, gz, current = _validators(request, token, last_modified, cache_control)
     if current or request.method == "HEAD":
         if close is not None:

@@ -26,21 +26,30 @@ class Snapshot:
 
     def __init__(self, pool: asyncpg.Pool, conn: asyncpg.Connection,
                  tr: asyncpg.transaction.Transaction):
-        self.pool, self.conn, self._tr = pool, conn, tr
+        self.pool, self.conn = pool, conn
+        self._tr: asyncpg.transaction.Transaction | None = tr
         self._closed = False
         self.handed_over = False
+        self.replica: str | None = None  # the replica it reads, None for the primary
 
     def hand_over(self) -> Callable[[], Awaitable[None]]:
         """Give `close` to whoever streams from this snapshot (a response)."""
         self.handed_over = True
         return self.close
 
+    async def end_transaction(self) -> None:
+        """Leave the snapshot but keep the connection (until `close`) for plain queries."""
+        if self._tr is not None:
+            tr, self._tr = self._tr, None
+            await tr.rollback()
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            await self._tr.rollback()
+            if self._tr is not None:
+                await self._tr.rollback()
         except Exception:
             # a client that went away mid-page can leave a read in flight: drop the
             # connection rather than wait for it (the pool opens a fresh one)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from asyncpg import Record
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -14,6 +15,7 @@ from app.http.bodies import stream_limited
 from app.http.conditional import http_date, not_modified, strong_etag
 from app.http.deps import Config, Store, db
 from app.http.problems import HTTPProblem
+from app.read.reader import Reader, ReaderDep
 from app.settings import Settings
 from app.store.content import TooLarge
 from app.write.changeset import DESCRIPTION, Doc
@@ -144,14 +146,29 @@ async def put_content(
     })
 
 
+async def _lookup(reader: Reader, uri: str) -> Record | None:
+    """The resource's row, from a replica when there are some. A replica that does not know
+    the URI, or knows it without these bytes, may be behind a write a client has just seen
+    (on the primary or in a notification): the primary decides."""
+    async with reader.snapshot() as snap:
+        row = await snap.conn.fetchrow(_Q["resource_for_content"], uri)
+        replica = snap.replica is not None
+    if replica and (row is None or row["content_key"] is None or row["deleted"]):
+        async with reader.snapshot(primary=True) as snap:
+            row = await snap.conn.fetchrow(_Q["resource_for_content"], uri)
+    return row
+
+
 @router.api_route("/content/{collection}/{path:path}", methods=["GET", "HEAD"])
 async def get_content(
-    collection: str, path: str, request: Request, settings: Config, store: Store
+    collection: str, path: str, request: Request, reader: ReaderDep, settings: Config,
+    store: Store,
 ) -> Response:
-    """The stored bytes, with strong ETag, Last-Modified, conditional GET and Range."""
+    """The stored bytes, with strong ETag, Last-Modified, conditional GET and Range. With
+    HEADWATER_ACCEL_REDIRECT, nginx sends the bytes from the shared content folder
+    (`X-Accel-Redirect`, deploy/nginx/headwater.conf)."""
     uri = _published_uri(request, settings, collection)
-    async with db(request) as conn:  # released before the first byte is sent
-        row = await conn.fetchrow(_Q["resource_for_content"], uri)
+    row = await _lookup(reader, uri)
     if row is None or row["content_key"] is None and not row["deleted"]:
         raise HTTPProblem(404, "not found", f"no stored content at {uri}")
     if row["deleted"]:
@@ -159,14 +176,19 @@ async def get_content(
     link = f'<{capability_list_url(settings, row["collection"])}>; rel="resourcesync"'
     etag = strong_etag(row["content_key"])
     headers = {"ETag": etag, "Last-Modified": http_date(row["lastmod"]), "Link": link,
-               "Cache-Control": "no-cache", **CONTENT_HEADERS}
+               "Cache-Control": settings.cache_control, **CONTENT_HEADERS}
     if not_modified(request.headers, etag, row["lastmod"]):
         return Response(status_code=304, headers=headers)
-    file = store.path_for(row["content_key"])
+    key = row["content_key"]
+    file = store.path_for(key)
     if not file.is_file():
         raise HTTPProblem(404, "not found", "the bytes are missing from the store")
-    return FileResponse(file, media_type=row["type"] or "application/octet-stream",
-                        headers=headers)
+    media_type = row["type"] or "application/octet-stream"
+    if settings.accel_redirect:
+        # the path inside the content folder, derived from the digest only (never the URL)
+        headers["X-Accel-Redirect"] = f"{settings.accel_redirect}{key[:2]}/{key[2:4]}/{key}"
+        return Response(status_code=200, headers=headers, media_type=media_type)
+    return FileResponse(file, media_type=media_type, headers=headers)
 
 
 @router.delete("/content/{collection}/{path:path}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.read import discovery
-from app.read.reader import ReaderDep
+from app.read.reader import AtPosition, ReaderDep
 
 router = APIRouter(tags=["discovery"])
 _GET_HEAD = ["GET", "HEAD"]
@@ -34,6 +34,6 @@ async def plain_sitemap(request: Request, reader: ReaderDep) -> Response:
 
 @router.api_route("/sitemap/{collection}/{name}", methods=_GET_HEAD)
 async def plain_sitemap_part(collection: str, name: str, request: Request,
-                             reader: ReaderDep) -> Response:
-    """A part of the plain sitemap's index."""
-    return await discovery.plain_sitemap_part(reader, request, collection, name)
+                             reader: ReaderDep, at: AtPosition = None) -> Response:
+    """A part of the plain sitemap's index; `at`: the index's log position."""
+    return await discovery.plain_sitemap_part(reader, request, collection, name, at)

@@ -20,8 +20,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    """200 once the database is reachable and migrated; 503 otherwise. The background tasks'
-    and the notifier's state are reported in the body but never make this fail."""
+    """200 once the database is reachable and migrated; 503 otherwise. The background tasks',
+    the notifier's and the read replicas' state (lag) are reported in the body but never make
+    this fail."""
     body: dict[str, Any] = {"status": "ok"}
     status = 200
     try:
@@ -34,6 +35,13 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure to reach the database means "not ready"
         body["database"] = f"unreachable: {type(exc).__name__}"
         status = 503
+    reads = getattr(request.app.state, "reads", None)
+    if reads is not None and reads.replicas:
+        # reads fall back to the primary when a replica is down or behind: never a 503
+        try:
+            body["replicas"] = await reads.lag()
+        except Exception as exc:  # the primary being down is reported above
+            body["replicas"] = f"unknown: {type(exc).__name__}"
     tasks = getattr(request.app.state, "tasks", None)
     if tasks is not None:
         body["tasks"] = tasks.states()

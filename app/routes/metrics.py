@@ -11,6 +11,8 @@ from app.metrics import (
     NOTIFIER_FAILURES,
     NOTIFIER_LAG,
     NOTIFIER_LAG_SECONDS,
+    REPLICA_LAG_POSITIONS,
+    REPLICA_LAG_SECONDS,
     render_metrics,
 )
 
@@ -22,6 +24,11 @@ async def refresh_gauges(request: Request) -> None:
     async with request.app.state.pool.acquire() as conn:
         head = await conn.fetchrow(_Q["log_head"])
     LOG_POSITION.set(head["position"])
+    reads = getattr(request.app.state, "reads", None)
+    for entry in await reads.lag() if reads is not None else []:
+        if "lag_seconds" in entry:
+            REPLICA_LAG_SECONDS.labels(entry["replica"]).set(entry["lag_seconds"])
+            REPLICA_LAG_POSITIONS.labels(entry["replica"]).set(entry["lag_positions"])
     state_fn = getattr(request.app.state, "notifier_state", None)
     if state_fn is None:
         return
@@ -40,6 +47,6 @@ async def refresh_gauges(request: Request) -> None:
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
     """Requests by route and status, latency histograms, ingest counts, change-log position,
-    notifier lag and dump build durations, in the Prometheus text format."""
+    notifier lag, read replica lag and dump build durations, in the Prometheus text format."""
     await refresh_gauges(request)
     return Response(render_metrics(), media_type=CONTENT_TYPE_LATEST)

@@ -13,7 +13,8 @@ from app.http.bodies import read_limited
 from app.oai import render, repository
 from app.oai.arguments import OAIError, parse
 from app.oai.secret import load_secret
-from app.oai.verbs import Context, dispatch
+from app.oai.verbs import Context, dispatch, token_position
+from app.read.reader import Reader
 from sitemaps import urls
 
 router = APIRouter(tags=["oai-pmh"])
@@ -60,11 +61,13 @@ def _context(request: Request) -> Context:
 async def _answer(request: Request, pairs: list[tuple[str, str]]) -> Response:
     ctx = _context(request)
     base = urls.oai(ctx.settings.base_url)
-    async with request.app.state.pool.acquire() as conn:
-        now = await repository.clock(conn)
+    reader: Reader = request.app.state.reader
+    at = token_position(pairs, ctx.key)
+    async with reader.connection(at=at) as conn:
+        now, position = await repository.clock(conn)
         try:
             args = parse(pairs)
-            body = await dispatch(conn, ctx, args)
+            body = await dispatch(conn, ctx, args, position)
             xml = render.envelope_start(now, base, args.echo, args.verb) + body \
                 + render.envelope_end()
         except OAIError as exc:

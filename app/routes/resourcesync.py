@@ -16,7 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.read import capability_lists, change_lists, resource_lists
-from app.read.reader import ReaderDep
+from app.read.reader import AtPosition, ReaderDep
 
 router = APIRouter(tags=["resourcesync"])
 _GET_HEAD = ["GET", "HEAD"]
@@ -38,11 +38,12 @@ async def resource_list(collection: str, request: Request, reader: ReaderDep) ->
 @router.api_route("/resourcesync/{collection}/resourcelist/{part_collection}/{name}",
                   methods=_GET_HEAD)
 async def resource_list_part(collection: str, part_collection: str, name: str,
-                             request: Request, reader: ReaderDep) -> Response:
+                             request: Request, reader: ReaderDep, at: AtPosition = None
+                             ) -> Response:
     """Part k of `part_collection` (the collection itself or a descendant) in the collection's
-    Resource List Index."""
+    Resource List Index; `at`: the index's log position (never answered from an older state)."""
     return await resource_lists.resource_list_part(reader, request, collection,
-                                                   part_collection, name)
+                                                   part_collection, name, at)
 
 
 @router.api_route("/resourcesync/{collection}/changelist.xml", methods=_GET_HEAD)
@@ -54,9 +55,10 @@ async def change_list(collection: str, request: Request, reader: ReaderDep) -> R
 
 @router.api_route("/resourcesync/{collection}/changelist/{name}", methods=_GET_HEAD)
 async def change_list_page(collection: str, name: str, request: Request,
-                           reader: ReaderDep) -> Response:
-    """Page k of the collection's Change List (sealed pages are immutable)."""
-    return await change_lists.change_list_page(reader, request, collection, name)
+                           reader: ReaderDep, at: AtPosition = None) -> Response:
+    """Page k of the collection's Change List (sealed pages are immutable); `at` on the open
+    page's link: the index's log position."""
+    return await change_lists.change_list_page(reader, request, collection, name, at)
 
 
 @router.api_route("/resourcesync/{collection}/changelist-archive.xml", methods=_GET_HEAD)

@@ -52,7 +52,8 @@ async def test_resource_list_index_parts_cover_every_url_once(client, auth):
     parsed = sm.parse_xml(io.BytesIO(index.content))
     assert sm.parsed_index is True
     part_urls = locs(root)
-    assert part_urls == [f"{B}/resourcesync/p/resourcelist/p:{c}/{k}.xml"
+    # each part URL carries the index's log position (docs/rules.md §1.8)
+    assert part_urls == [f"{B}/resourcesync/p/resourcelist/p:{c}/{k}.xml?at=3500"
                          for c, k in (("a", 0), ("a", 1), ("b", 0), ("b", 1))]
     assert sorted(parsed.uris()) == sorted(part_urls)
     seen: Counter[str] = Counter()
@@ -81,7 +82,8 @@ async def test_resource_list_index_parts_cover_every_url_once(client, auth):
     assert set(plain_seen) == {rec["uri"] for rec in recs} and max(plain_seen.values()) == 1
     # a child's own index lists its own parts under its own URL
     leaf = validate((await _xml(client, f"{B}/resourcesync/p:b/resourcelist.xml")).content)
-    assert locs(leaf) == [f"{B}/resourcesync/p:b/resourcelist/p:b/{k}.xml" for k in (0, 1)]
+    assert locs(leaf) == [f"{B}/resourcesync/p:b/resourcelist/p:b/{k}.xml?at=3500"
+                          for k in (0, 1)]
 
 
 async def test_change_list_pages_seal_and_the_open_page_grows(client, auth, settings):
@@ -92,7 +94,9 @@ async def test_change_list_pages_seal_and_the_open_page_grows(client, auth, sett
     assert root.tag == f"{{{NS['sm']}}}sitemapindex"
     children = root.findall("sm:sitemap", NS)
     pages = [c.findtext("sm:loc", namespaces=NS) for c in children]
-    assert pages == [f"{B}/resourcesync/c/changelist/{k}.xml" for k in range(4)]
+    # sealed pages keep one URL; the open page's carries the index's log position
+    assert pages == [f"{B}/resourcesync/c/changelist/{k}.xml" for k in range(3)] + [
+        f"{B}/resourcesync/c/changelist/3.xml?at=3500"]
     mds = [c.find("rs:md", NS).attrib for c in children]
     assert [("until" in m) for m in mds] == [True, True, True, False]
     assert top_md(root)["from"] == mds[0]["from"]
@@ -205,7 +209,7 @@ async def test_oversized_parts_are_cut_by_bytes(client, auth, monkeypatch):
     root = validate((await _xml(client, f"{B}/resourcesync/big/resourcelist.xml")).content)
     part_urls = locs(root)
     assert len(part_urls) == 5
-    assert part_urls[0] == f"{B}/resourcesync/big/resourcelist/big/0-0.xml"
+    assert part_urls[0] == f"{B}/resourcesync/big/resourcelist/big/0-0.xml?at=120"
     seen: Counter[str] = Counter()
     for url in part_urls:
         body = (await _xml(client, url)).content

@@ -16,7 +16,7 @@ from notifier.queries import Q as NOTIFIER_Q
 from tests.conftest import ROOT
 
 SQL_FILES = {
-    "app.read": ["sql/documents.sql", "sql/content.sql"],
+    "app.read": ["sql/documents.sql", "sql/content.sql", "sql/replicas.sql"],
     "app.write": ["sql/writer.sql"],
     "app.oai": ["sql/oai.sql"],
     "app.dumps": ["sql/dumps.sql"],

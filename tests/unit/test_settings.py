@@ -57,6 +57,10 @@ def test_base_url_with_prefix_and_dotted_host():
         ("HEADWATER_LASTMOD_SKEW", "a bit"),
         ("HEADWATER_HUB_MODE", "carrier-pigeon"),
         ("HEADWATER_HUB_URL", "not-a-url"),
+        ("HEADWATER_READ_DATABASE_URL", "mysql://replica/db"),
+        ("HEADWATER_ACCEL_REDIRECT", "_content"),
+        ("HEADWATER_ACCEL_REDIRECT", "/../etc/"),
+        ("HEADWATER_CACHE_MAX_AGE", "a while"),
     ],
 )
 def test_invalid_value_names_the_variable(monkeypatch, var, value):
@@ -95,3 +99,27 @@ def test_unknown_variable_in_dot_env_is_refused_by_name(tmp_path, monkeypatch):
         load_settings()
     (tmp_path / ".env").write_text("HEADWATER_PORT=9001\nheadwater_seal_after=1h\nOTHER=1\n")
     assert load_settings().seal_after == timedelta(hours=1)  # known names in any case
+
+
+def test_scaling_settings(monkeypatch, tmp_path):
+    s = load_settings(data_dir=tmp_path / "d")
+    assert s.content_dir == tmp_path / "d" / "content"
+    assert s.read_database_url == [] and s.accel_redirect == ""
+    assert s.cache_control == "no-cache"
+    monkeypatch.setenv("HEADWATER_CONTENT_DIR", str(tmp_path / "shared"))
+    monkeypatch.setenv("HEADWATER_READ_DATABASE_URL",
+                       "postgresql://r1/db, postgres://u:secret@r2:5433/db")
+    monkeypatch.setenv("HEADWATER_ACCEL_REDIRECT", "/_content/")
+    monkeypatch.setenv("HEADWATER_CACHE_MAX_AGE", "30s")
+    s = load_settings()
+    assert s.content_dir == tmp_path / "shared"
+    assert s.read_database_url == ["postgresql://r1/db", "postgres://u:secret@r2:5433/db"]
+    assert s.accel_redirect == "/_content/"
+    assert s.cache_control == "public, max-age=30"
+
+
+def test_a_bad_replica_url_is_named_without_its_password(monkeypatch):
+    monkeypatch.setenv("HEADWATER_READ_DATABASE_URL", "mysql://u:hunter2@r/db")
+    with pytest.raises(SettingsError) as err:
+        load_settings()
+    assert "HEADWATER_READ_DATABASE_URL" in str(err.value) and "hunter2" not in str(err.value)

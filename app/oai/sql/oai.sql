@@ -6,9 +6,11 @@
 -- name: clock
 -- When no writer holds the log's append lock ($1), every datestamp below clock_timestamp() is
 -- already committed: that instant is a safe responseDate. Otherwise the newest committed change
--- is (datestamps of in-flight writers are later than it).
+-- is (datestamps of in-flight writers are later than it). On a replica (in recovery) the lock
+-- says nothing about the primary's writers: only the replayed head counts.
 SELECT pg_try_advisory_xact_lock_shared($1) AS quiet, clock_timestamp() AS now,
-       (SELECT datetime FROM log_head) AS head
+       h.datetime AS head, h.position, pg_is_in_recovery() AS replica
+FROM log_head h
 
 -- name: earliest
 SELECT min(datestamp) FROM resources
