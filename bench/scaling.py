@@ -35,7 +35,7 @@ from app.db.connect import connect  # noqa: E402
 from app.write.changeset import Doc  # noqa: E402
 from app.write.writer import write_batch  # noqa: E402
 from bench.sitemaps_support import load_collection  # noqa: E402
-from sitemaps.fixity import Fixity
+from sitemaps.fixity import Fixity  # noqa: E402
 
 PAGE = 50_000
 SIZES = """
@@ -64,7 +64,10 @@ async def run(dsn: str, resources: int, batches: int) -> dict[str, object]:
     written = 0
     t0 = time.perf_counter()
     for b in range(batches):
-        docs = [Doc(uri=f"http://example.org/ingest/{b}/{i}", collection="scale:ingest", metadata={"title": [f"document {b}/{i}"], "creator": ["Someone, A."]}, fixity=Fixity(length=100_000 + i, type="application/pdf", md5=uuid.uuid4().hex, sha256=uuid.uuid4().hex * 2))
+        docs = [Doc(uri=f"http://example.org/ingest/{b}/{i}", collection="scale:ingest",
+                    fixity=Fixity(100_000 + i, "application/pdf", md5=uuid.uuid4().hex,
+                                  sha256=uuid.uuid4().hex * 2),
+                    metadata={"title": [f"document {b}/{i}"], "creator": ["Someone, A."]})
                 for i in range(1_000)]
         result = await write_batch(conn, docs, page_size=PAGE, seal_after=timedelta(hours=24))
         written += result.changed
