@@ -80,13 +80,21 @@ class Supervisor:
             task.handle = asyncio.create_task(self._keep(task), name=f"headwater-{name}")
 
     async def stop(self, timeout: float = 10.0) -> None:
+        """Ask the tasks that can stop gracefully (a `stop` callback) and give them `timeout`;
+        cancel the others at once: they are loops with nothing in flight worth waiting for."""
+        graceful = []
         for task in self._tasks.values():
-            if task.stop is not None:
+            if task.handle is None:
+                continue
+            if task.stop is None:
+                task.handle.cancel()
+            else:
                 task.stop()
+                graceful.append(task.handle)
         handles = [t.handle for t in self._tasks.values() if t.handle is not None]
         if not handles:
             return
-        _, pending = await asyncio.wait(handles, timeout=timeout)
+        _, pending = await asyncio.wait(graceful, timeout=timeout) if graceful else ((), set())
         for handle in pending:
             handle.cancel()
         if pending:

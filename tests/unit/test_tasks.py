@@ -94,3 +94,24 @@ def test_names_are_unique():
     tasks.add("x", run)
     with pytest.raises(ValueError):
         tasks.add("x", run)
+
+
+async def test_a_task_without_a_stop_callback_is_cancelled_at_once(
+        caplog: pytest.LogCaptureFixture):
+    cancelled = asyncio.Event()
+
+    async def loop_forever() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    tasks = Supervisor()
+    tasks.add("loop", loop_forever)
+    await tasks.start()
+    await asyncio.sleep(0)
+    # no grace period to wait out: the stop asks nothing of it and cancels it
+    await asyncio.wait_for(tasks.stop(timeout=3600), 5)
+    assert cancelled.is_set() and not tasks.states()["loop"]["running"]
+    assert not any("did not stop" in r.getMessage() for r in caplog.records)
