@@ -23,7 +23,7 @@ from app.http.conditional import http_date, not_modified, strong_etag
 from sitemaps.format import URLSET_CLOSE
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
-           "NO_CACHE", "IMMUTABLE", "urlset_stream", "text_stream"]
+           "NO_CACHE", "IMMUTABLE", "BigChunkFile", "urlset_stream", "text_stream"]
 
 XML = "application/xml"
 NO_CACHE = "no-cache"
@@ -139,7 +139,7 @@ class _Streamed(StreamingResponse):
                 await self._close()
 
 
-class _BigChunkFile(FileResponse):
+class BigChunkFile(FileResponse):
     chunk_size = 1024 * 1024  # fewer event-loop round trips for a 10 MB page
 
 
@@ -151,4 +151,4 @@ def file_response(request: Request, *, token: str, last_modified: datetime | Non
         return Response(status_code=304, headers=headers)
     if gz:
         headers["Content-Encoding"] = "gzip"
-    return _BigChunkFile(gzipped if gz else identity, media_type=XML, headers=headers)
+    return BigChunkFile(gzipped if gz else identity, media_type=XML, headers=headers)

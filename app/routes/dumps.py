@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.dumps import documents, ondemand, serving
 from app.dumps import manifest as mf
@@ -31,7 +31,7 @@ from app.http.bodies import read_limited
 from app.http.conditional import http_date, not_modified, strong_etag
 from app.http.problems import HTTPProblem
 from app.read.reader import ReaderDep
-from app.read.responses import IMMUTABLE, etag_token
+from app.read.responses import IMMUTABLE, BigChunkFile, etag_token
 from app.settings import Settings
 
 router = APIRouter(tags=["dumps"])
@@ -86,10 +86,6 @@ async def _package_file(request: Request, collection: str, name: str, suffix: st
     return row, path
 
 
-class _BigChunkFile(FileResponse):
-    chunk_size = 1024 * 1024
-
-
 @router.api_route("/resourcesync/{collection}/dumps/{name}.zip", methods=_GET_HEAD)
 async def package(collection: str, name: str, request: Request) -> Response:
     """A package: immutable, strong ETag = its sha-256, Range for resumable downloads."""
@@ -99,7 +95,7 @@ async def package(collection: str, name: str, request: Request) -> Response:
                "Cache-Control": IMMUTABLE}
     if not_modified(request.headers, etag, row["created"]):
         return Response(status_code=304, headers=headers)
-    return _BigChunkFile(path, media_type=mf.ZIP, headers=headers)
+    return BigChunkFile(path, media_type=mf.ZIP, headers=headers)
 
 
 @router.api_route("/resourcesync/{collection}/dumps/{name}.manifest.xml", methods=_GET_HEAD)
@@ -111,7 +107,7 @@ async def package_manifest(collection: str, name: str, request: Request) -> Resp
                "Cache-Control": IMMUTABLE}
     if not_modified(request.headers, etag, row["created"]):
         return Response(status_code=304, headers=headers)
-    return _BigChunkFile(path, media_type="application/xml", headers=headers)
+    return BigChunkFile(path, media_type="application/xml", headers=headers)
 
 
 # ---------------------------------------------------------------- on demand

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.store.files import durable_rename, fsync_dir
+from app.store.files import durable_rename, fsync_dir, fsync_path
 from sitemaps.fixity import Fixity
 
 __all__ = ["ContentStore", "Stored", "TooLarge"]
@@ -107,9 +107,5 @@ class ContentStore:
 
 
 def _fsync_file_and_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
     fsync_dir(path.parent)

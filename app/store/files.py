@@ -13,17 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["fsync_dir", "make_dirs", "durable_rename", "atomic_file", "write_atomic",
+__all__ = ["fsync_path", "fsync_dir", "make_dirs", "durable_rename", "atomic_file", "write_atomic",
            "temp_name", "write_once"]
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (the directory entry, not just the file)."""
+def fsync_path(path: Path) -> None:
+    """fsync a file or a folder by its path (a folder: the entries renamed into it)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (the directory entry, not just the file)."""
+    fsync_path(path)
 
 
 def make_dirs(path: Path) -> None:
