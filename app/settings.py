@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     limit_concurrency: int = Field(default=2_048, ge=0)
     backlog: int = Field(default=2_048, ge=1)
 
+    # Lifecycle (docs/operations.md): garbage collection of the content store.
+    gc_grace: Duration = timedelta(hours=24)
+    gc_every: Duration = timedelta(hours=24)  # 0 turns the periodic pass off
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("write_tokens", "hub_url", mode="before")
@@ -116,7 +120,8 @@ class Settings(BaseSettings):
         return _split_csv(value)
 
     @field_validator("seal_after", "oai_token_ttl", "notify_window", "notify_poll", "busy_wait",
-                     "body_read_timeout", "send_timeout", mode="before")
+                     "body_read_timeout", "send_timeout", "gc_grace", "gc_every",
+                     mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)

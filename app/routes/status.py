@@ -22,6 +22,7 @@ from sitemaps.format import w3c
 
 router = APIRouter(tags=["operations"])
 _Q = load_queries("app.status", "sql/status.sql")
+_LQ = load_queries("app.lifecycle", "sql/lifecycle.sql")
 _HERE = Path(str(resources.files("app.status")))
 _ENV = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
 _STATIC = _HERE / "static"
@@ -60,6 +61,8 @@ async def status_page(request: Request) -> HTMLResponse:
             hourly = {r["hour"]: r["n"] for r in await conn.fetch(_Q["changes_per_hour"])}
             dumps = [{**dict(r), "newest": w3c(r["newest"])}
                      for r in await conn.fetch(_Q["dump_status"])]
+            purges = [{**dict(r), "purged_at": w3c(r["purged_at"])}
+                      for r in await conn.fetch(_LQ["recent_purges"], 50)]
     totals = _subtree_totals(rows)
     collections = [
         {"name": r["name"], "depth": r["depth"], "resources": totals[r["name"]],
@@ -80,7 +83,7 @@ async def status_page(request: Request) -> HTMLResponse:
         position=head["position"],
         head_datetime=w3c(head["datetime"]) if head["datetime"] else None,
         chart=hourly_bars(hourly, datetime.now(UTC)), collections=collections, hubs=hubs,
-        dumps=dumps,
+        dumps=dumps, purges=purges,
     )
     return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 

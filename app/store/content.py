@@ -91,11 +91,9 @@ class ContentStore:
                 await out.flush()
                 await aiofiles.os.wrap(os.fsync)(out.fileno())
             key = sha256.hexdigest()
-            final = self.path_for(key)
-            if final.is_file():
-                await aiofiles.os.remove(tmp)
-            else:
-                await aiofiles.os.wrap(durable_rename)(tmp, final)
+            # replaced even when present (same bytes): the fresh file's mtime tells garbage
+            # collection an upload is about to name it (app/lifecycle/gc.py)
+            await aiofiles.os.wrap(durable_rename)(tmp, self.path_for(key))
         except BaseException:
             try:
                 await aiofiles.os.remove(tmp)
