@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from app.cli import lifecycle
 from app.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main", "cli"]
@@ -285,6 +286,9 @@ def dumps_build(
 
     settings = _settings()
     raise typer.Exit(run_build(settings, _migrated_database(settings), collection, force))
+
+
+lifecycle.register(cli)
 
 
 def main() -> None:

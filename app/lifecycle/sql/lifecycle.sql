@@ -168,3 +168,11 @@ ORDER BY r.retired_at LIMIT 1
 -- name: collection_by_name
 -- $1: name.
 SELECT id FROM collections WHERE name = $1
+
+-- name: server_version
+-- The server's version number (picks the matching pg_dump/pg_restore).
+SELECT current_setting('server_version_num')::int
+
+-- name: schema_present
+-- Whether the database already holds the service's tables (restore refuses it).
+SELECT to_regclass('public.log_head') IS NOT NULL
