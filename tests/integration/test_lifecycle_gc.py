@@ -81,7 +81,7 @@ async def test_upload_racing_the_collector_is_never_lost(db, database_url, setti
             await _put(store, data)
             _age(store, key, 2 * DAY)  # an orphan the collector is free to take...
 
-            async def upload() -> None:  # ...until an upload names it again
+            async def upload(i: int = i, data: bytes = data) -> None:  # ...until named
                 await asyncio.sleep(0.0005 * (i % 5))
                 k = await _put(store, data)
                 await asyncio.sleep(0.001 * (i % 3))  # file written, row not yet committed
