@@ -106,3 +106,22 @@ async def test_gc_route_reports_what_it_freed(client, auth, settings):  # type: 
     r = await client.post("/admin/gc", headers=auth)
     assert r.status_code == 200
     assert r.json()["files_freed"] == 1 and r.json()["bytes_freed"] == 1234
+
+
+async def test_the_server_collects_periodically(database_url, data_dir):  # type: ignore[no-untyped-def]
+    from app.main import create_app
+    from app.settings import load_settings
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir, page_size=PAGE_SIZE,
+                             base_url=BASE, gc_every="0.2s", gc_grace="1h")
+    store = ContentStore(settings.content_dir)
+    old, young = await _put(store, b"old orphan"), await _put(store, b"young orphan")
+    _age(store, old, 2 * DAY)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            if not store.exists(old):
+                break
+            await asyncio.sleep(0.1)
+        assert app.state.tasks.states()["gc"]["running"]
+    assert not store.exists(old) and store.exists(young)
