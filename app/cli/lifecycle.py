@@ -45,8 +45,10 @@ def purge(
     uris: list[str] = typer.Argument(..., help="The published URIs to take down."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded, and given with the 410)."),
 ) -> None:
-    """Take resources down: a `deleted` change, their bytes (every version) out of the store
-    and every dump package, GET answers 410 with the reason.
+    """Take resources down for good: bytes of every version out of the store and dumps.
+
+    A `deleted` change is appended, the bytes leave the content store and every dump package
+    (rebuilt), and GET answers 410 with the reason.
 
     Example: headwater purge https://archive.example.org/content/demo/a.pdf --reason "DMCA 12"
     """
@@ -93,8 +95,9 @@ def retire(
     collection: str = typer.Argument(..., help="The collection (its descendants too)."),
     reason: str = typer.Option("retired", "--reason", help="Why (recorded)."),
 ) -> None:
-    """Append a `deleted` change for every resource of a collection and mark it retired; its
-    Change Lists and archive stay readable.
+    """Retire a collection: a `deleted` change for each resource, its Change Lists kept.
+
+    Descendants included; the collection is marked retired (docs/operations.md).
 
     Example: headwater retire serials:harvest_2019 --reason "superseded"
     """
@@ -146,8 +149,7 @@ def _progress() -> Any:
 
 
 def backup(folder: Path = typer.Argument(..., help="An empty or new folder.")) -> None:
-    """Back up the database and the content store, consistent with each other, while the
-    service runs.
+    """Back up the database and the content store consistently, while the service runs.
 
     Example: headwater backup /backups/headwater-2026-12-03
     """
