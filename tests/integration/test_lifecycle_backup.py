@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,8 @@ import httpx
 import pytest
 from lxml import etree
 
-from tests.conftest import ROOT, TOKEN, LiveServer, _with_database
+from tests.conftest import ROOT, TOKEN, LiveServer, _with_database, free_port
+from tests.support.recording_hub import RecordingHub
 
 pytestmark = [pytest.mark.slow]
 NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
@@ -62,14 +64,17 @@ async def _sql(dsn: str, query: str, *args: object) -> list[asyncpg.Record]:
 
 def test_backup_under_ingest_restores_the_same_source(live_server_factory, pg_server,
                                                       database_url, tmp_path):
+    hub = RecordingHub(free_port()).start()
     server = live_server_factory()
     base = server.url
     with httpx.Client(base_url=base, headers=AUTH, timeout=30) as client:
         for i in range(150):
             r = client.put(f"/content/bk/f{i}.txt", content=f"file {i}\n".encode() * (i + 1))
             assert r.status_code == 201, r.text
+    # the notifier's durable cursor: its hub accepted every change up to 40 (the original has no
+    # hub configured, so it stays there)
     asyncio.run(_sql(database_url, "INSERT INTO notifier_cursors (hub, position) "
-                                   "VALUES ('http://hub.example/', 40)"))
+                                   "VALUES ($1, 40)", hub.url))
 
     stop = threading.Event()
     written = [0]
@@ -129,7 +134,8 @@ def test_backup_under_ingest_restores_the_same_source(live_server_factory, pg_se
                           env=restored_env, cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1 and "restore into" in proc.stderr
 
-    restored = LiveServer(restored_env, server.port, tmp_path / "restored.log")
+    restored = LiveServer({**restored_env, "HEADWATER_HUB_URL": hub.url}, server.port,
+                          tmp_path / "restored.log")
     restored.start()
     try:
         urls = _docs(base, f"{base}/resourcesync/bk/resourcelist.xml")
@@ -140,8 +146,16 @@ def test_backup_under_ingest_restores_the_same_source(live_server_factory, pg_se
         assert changes == expected_changes
         for uri, sha in published.items():
             assert hashlib.sha256(httpx.get(uri).content).hexdigest() == sha, uri
-        cursor = asyncio.run(_sql(restored_dsn, "SELECT hub, position FROM notifier_cursors"))
-        assert [(r["hub"], r["position"]) for r in cursor] == [("http://hub.example/", 40)]
+        # the restored notifier resumes after its cursor: changes 41..position, none lost
+        deadline = time.monotonic() + 60
+        while asyncio.run(_sql(restored_dsn, "SELECT position FROM notifier_cursors"))[0][
+                "position"] < position:
+            assert time.monotonic() < deadline, "the notifier did not catch up"
+            time.sleep(0.2)
+        notified = [(u.findtext("sm:loc", namespaces=NS), u.find("rs:md", NS).get("change"))
+                    for r in hub.snapshot()
+                    for u in etree.fromstring(r.body).findall("sm:url", NS)]
+        assert notified == expected_changes[40:]
 
         # the reference client: a baseline from the restored source, then its audit
         work, dst = tmp_path / "work", tmp_path / "dst"
@@ -161,4 +175,5 @@ def test_backup_under_ingest_restores_the_same_source(live_server_factory, pg_se
             in text, text[-2000:]
     finally:
         restored.stop()
+        hub.stop()
         asyncio.run(_sql(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
