@@ -89,6 +89,10 @@ async def retire_route(request: Request, _: Writer, settings: Config) -> JSONRes
                                   token_name=_token_name(request))
         except RetireError as exc:
             raise HTTPProblem(404, "not found", str(exc)) from None
+    # the Resource Dump goes empty now rather than at the next daily build
+    scheduler = getattr(request.app.state, "dump_scheduler", None)
+    if scheduler is not None and report.deleted:
+        scheduler.request(name)
     return JSONResponse({"collection": report.collection, "collections": report.collections,
                          "deleted": report.deleted, "retired": True})
 

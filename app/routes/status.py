@@ -61,11 +61,13 @@ async def status_page(request: Request) -> HTMLResponse:
             hourly = {r["hour"]: r["n"] for r in await conn.fetch(_Q["changes_per_hour"])}
             dumps = [{**dict(r), "newest": w3c(r["newest"])}
                      for r in await conn.fetch(_Q["dump_status"])]
+            retired = {r["name"] for r in await conn.fetch(_LQ["retired_names"])}
             purges = [{**dict(r), "purged_at": w3c(r["purged_at"])}
                       for r in await conn.fetch(_LQ["recent_purges"], 50)]
     totals = _subtree_totals(rows)
     collections = [
         {"name": r["name"], "depth": r["depth"], "resources": totals[r["name"]],
+         "retired": r["name"] in retired,
          "capability_list": urls.capability_list(base, r["name"]),
          "resource_list": urls.resource_list(base, r["name"]),
          "change_list": urls.change_list(base, r["name"])}

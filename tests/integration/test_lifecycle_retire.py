@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from lxml import etree
+from lxml import etree, html
 
 from app.lifecycle.retire import retire
 from app.write.writer import seal_stale_pages
@@ -75,5 +75,8 @@ async def test_retire_deletes_everything_and_keeps_the_history(client, auth, db,
     assert index.status_code == 200
     page = etree.fromstring(index.content).findall("sm:sitemap/sm:loc", NS)[-1].text
     assert (await client.get(page.removeprefix(BASE))).text.count('change="deleted"') == 11
+    status = html.fromstring((await client.get("/")).content)
+    assert status.xpath("//tr[@data-collection='old']//em[@class='retired']")
+    assert not status.xpath("//tr[@data-collection='keep']//em[@class='retired']")
     empty = await client.get("/resourcesync/old/resourcelist.xml")
     assert empty.status_code == 200 and "<url>" not in empty.text

@@ -176,3 +176,7 @@ SELECT current_setting('server_version_num')::int
 -- name: schema_present
 -- Whether the database already holds the service's tables (restore refuses it).
 SELECT to_regclass('public.log_head') IS NOT NULL
+
+-- name: retired_names
+-- Names of the retired collections (the status page marks them).
+SELECT c.name FROM retired_collections r JOIN collections c ON c.id = r.collection_id
