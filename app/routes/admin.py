@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from app.lifecycle.retire import RetireError, retire
 from sitemaps.names import is_collection_name
 
 router = APIRouter(prefix="/admin", tags=["operations"])
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _invalid(pointer: str, detail: str) -> HTTPProblem:
@@ -41,11 +43,18 @@ async def _body(request: Request, max_body: int) -> dict[str, Any]:
     return body
 
 
+def _clean(value: object, limit: int) -> bool:
+    """A non-empty string PostgreSQL can store (no NUL) and a person can read (no controls)."""
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= limit \
+        and not _CONTROL.search(value)
+
+
 def _reason(body: dict[str, Any]) -> str:
     reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 2_000:
-        raise _invalid("/reason", "'reason' is a non-empty string of at most 2,000 characters")
-    return reason.strip()
+    if not _clean(reason, 2_000):
+        raise _invalid("/reason", "'reason' is a non-empty string of at most 2,000 characters, "
+                       "without control characters")
+    return str(reason).strip()
 
 
 def _token_name(request: Request) -> str:
@@ -60,7 +69,7 @@ async def purge_route(request: Request, _: Writer, settings: Config,
     body = await _body(request, settings.max_body)
     uris = body.get("uris")
     if not isinstance(uris, list) or not uris or len(uris) > MAX_URIS \
-            or not all(isinstance(u, str) and u for u in uris):
+            or not all(_clean(u, 8_192) for u in uris):
         raise _invalid("/uris", f"'uris' is a list of 1 to {MAX_URIS} URIs")
     reason = _reason(body)
     try:

@@ -87,6 +87,12 @@ async def test_purge_removes_every_version_everywhere(ops_client, data_dir):  # 
                           headers={"Authorization": f"Bearer {OPS}"})
     assert r.status_code == 404
     assert (await client.post("/admin/purge", json={})).status_code == 401
+    for bad in ({"uris": ["a\u0000b"], "reason": "x"}, {"uris": ["x"], "reason": "\u0000"},
+                {"uris": [], "reason": "x"}, ["not", "an", "object"]):
+        r = await client.post("/admin/purge", json=bad, headers={"Authorization": f"Bearer {OPS}"})
+        assert r.status_code == 422, (bad, r.text)
+    assert (await client.post("/admin/purge", content=b"{", headers={
+        "Authorization": f"Bearer {OPS}"})).status_code == 400
 
     uri = f"{BASE}/content/t/secret.txt"
     r = await client.post("/admin/purge", json={"uris": [uri], "reason": "court order 42"},
