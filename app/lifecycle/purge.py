@@ -12,6 +12,7 @@ the URI is unlisted and deleted, then rebuilt (docs/operations.md, "Takedown").
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -25,6 +26,7 @@ from app.write.writer import write_batch
 
 __all__ = ["PurgeError", "PurgeReport", "purge", "purge_reason"]
 
+log = logging.getLogger(__name__)
 MAX_URIS = 1_000
 
 
@@ -39,7 +41,8 @@ class PurgeReport:
     files_removed: int
     bytes_removed: int
     kept_shared: int  # keys kept because a live resource publishes the same bytes
-    packages_rebuilt: int
+    packages_rebuilt: int  # dump builds dropped and built again
+    rebuilt: bool = True  # False: building them again failed (logged); run the purge again
 
 
 def _remove(store: ContentStore, keys: list[str]) -> tuple[int, int]:
@@ -92,8 +95,17 @@ async def purge(pool: asyncpg.Pool, settings: Settings, store: ContentStore, uri
             await conn.execute(Q["purge_files_removed"], purge_ids, files)
             affected = await find_affected(conn, settings, gone, uris)
             await drop_affected(conn, affected)
-    await rebuild(pool, settings, store, affected)
-    return PurgeReport(uris, len(docs), files, nbytes, len(live), len(affected.builds))
+    try:
+        await rebuild(pool, settings, store, affected)
+    except Exception:
+        # the takedown itself is done (nothing serves the bytes); the dropped packages are
+        # built again by the next purge run or the dump scheduler
+        log.exception("purge: rebuilding the affected dump packages failed")
+        rebuilt = False
+    else:
+        rebuilt = True
+    return PurgeReport(uris, len(docs), files, nbytes, len(live), len(affected.builds),
+                       rebuilt)
 
 
 async def purge_reason(conn: asyncpg.Connection, uri: str) -> str | None:

@@ -81,7 +81,8 @@ async def purge_route(request: Request, _: Writer, settings: Config,
                          "files_removed": report.files_removed,
                          "bytes_removed": report.bytes_removed,
                          "kept_shared": report.kept_shared,
-                         "packages_rebuilt": report.packages_rebuilt})
+                         "packages_rebuilt": report.packages_rebuilt,
+                         "rebuild_failed": not report.rebuilt})
 
 
 @router.post("/retire")
