@@ -31,7 +31,7 @@ from app.store.content import ContentStore
 __all__ = ["GcReport", "collect", "run_collector", "candidates"]
 
 log = logging.getLogger(__name__)
-BATCH = 10_000
+BATCH = 10_000  # keys per COPY into the candidates table, and per removal hop
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,15 @@ def _remove_if_old(store: ContentStore, key: str, cutoff: float) -> int | None:
     return st.st_size
 
 
+def _remove_all(store: ContentStore, keys: list[str], cutoff: float) -> tuple[int, int]:
+    files = nbytes = 0
+    for key in keys:
+        freed = _remove_if_old(store, key, cutoff)
+        if freed is not None:
+            files, nbytes = files + 1, nbytes + freed
+    return files, nbytes
+
+
 def _remove_partials(store: ContentStore, cutoff: float) -> int:
     n = 0
     for leftover in store.tmp.glob("*.part") if store.tmp.is_dir() else []:
@@ -108,18 +117,25 @@ async def collect(conn: asyncpg.Connection, store: ContentStore, *, grace: float
     scanned = files = nbytes = 0
     store.tmp.mkdir(parents=True, exist_ok=True)
     async with store_locked(conn):
+        # every candidate into one temporary table, then one anti-join against the rows: a
+        # single pass over the change log however many files the store holds, and memory that
+        # stays at one batch of keys
         found = candidates(store, cutoff)
-        while (keys := await asyncio.to_thread(next, found, None)) is not None:
-            scanned += len(keys)
-            async with conn.transaction():
-                await conn.execute(Q["create_gc_candidates"])
+        async with conn.transaction():
+            await conn.execute(Q["create_gc_candidates"])
+            while (keys := await asyncio.to_thread(next, found, None)) is not None:
+                scanned += len(keys)
                 await conn.copy_records_to_table("gc_candidates", records=[(k,) for k in keys],
                                                  columns=["key"])
-                dead = [r["key"] for r in await conn.fetch(Q["unreferenced_candidates"])]
-            for key in dead:
-                freed = await asyncio.to_thread(_remove_if_old, store, key, cutoff)
-                if freed is not None:
-                    files, nbytes = files + 1, nbytes + freed
+            await conn.execute(Q["analyze_gc_candidates"])
+            dead: list[str] = []
+            async for row in conn.cursor(Q["unreferenced_candidates"], prefetch=BATCH):
+                dead.append(row["key"])
+                if len(dead) >= BATCH:
+                    f, b = await asyncio.to_thread(_remove_all, store, dead, cutoff)
+                    files, nbytes, dead = files + f, nbytes + b, []
+            f, b = await asyncio.to_thread(_remove_all, store, dead, cutoff)
+            files, nbytes = files + f, nbytes + b
         partials = await asyncio.to_thread(_remove_partials, store, cutoff)
     return GcReport(scanned, files, nbytes, partials)
 

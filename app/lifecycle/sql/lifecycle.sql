@@ -109,6 +109,10 @@ WHERE collection_id = $1 AND kind = 'changedump' AND seq < 0
 -- The store files a GC pass considers (old enough), for one anti-join with the rows.
 CREATE TEMP TABLE gc_candidates (key text PRIMARY KEY) ON COMMIT DROP
 
+-- name: analyze_gc_candidates
+-- Statistics for the planner: the anti-join below is a hash join either way round.
+ANALYZE gc_candidates
+
 -- name: unreferenced_candidates
 -- Candidates no resource version names.
 SELECT g.key FROM gc_candidates g
