@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from app.db.locks import DUMP_LOCK
 from app.dumps.builder import Builder, collection_folder
 from app.lifecycle.guard import Q
 from app.settings import Settings
@@ -34,12 +35,23 @@ class Affected:
     collections: dict[str, bool] = field(default_factory=dict)
 
 
-def _mentions(path: Path, needles: list[bytes]) -> bool:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+def _mentions(path: Path, needles: list[bytes], chunk: int = 1 << 20) -> bool:
+    """Whether the file holds any needle, read a chunk at a time (a needle may straddle two
+    chunks: each read keeps the tail of the one before)."""
+    if not needles:
         return False
-    return any(n in data for n in needles)
+    overlap = max(len(n) for n in needles) - 1
+    tail = b""
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                window = tail + block
+                if any(n in window for n in needles):
+                    return True
+                tail = window[-overlap:] if overlap else b""
+    except FileNotFoundError:
+        pass
+    return False
 
 
 async def find_affected(conn: asyncpg.Connection, settings: Settings, keys: list[str],
@@ -76,8 +88,6 @@ async def rebuild(pool: asyncpg.Pool, settings: Settings, store: ContentStore,
                   affected: Affected) -> None:
     """Build what was dropped again: the Change Dump pages (they are missing now), and a fresh
     Resource Dump where one was dropped; then make the Change Dump's listing order dense."""
-    from app.db.locks import DUMP_LOCK
-
     builder = Builder(pool, settings, store)
     for name, resource in sorted(affected.collections.items()):
         await builder.build_collection(name, force=resource, resource_dump=resource)
