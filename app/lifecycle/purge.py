@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import asyncpg
 
+from app.lifecycle.gc import remove_if_old
 from app.lifecycle.guard import Q, dumps_locked, store_locked
 from app.lifecycle.packages import drop_affected, find_affected, rebuild
 from app.settings import Settings
@@ -45,16 +47,14 @@ class PurgeReport:
     rebuilt: bool = True  # False: building them again failed (logged); run the purge again
 
 
-def _remove(store: ContentStore, keys: list[str]) -> tuple[int, int]:
+def _remove(store: ContentStore, keys: list[str], started: float) -> tuple[int, int]:
+    """Remove the files, except one an upload wrote since the purge began: that upload is a
+    new publication of the same bytes, decided after the takedown (its row names them)."""
     files = nbytes = 0
     for key in keys:
-        path = store.path_for(key)
-        try:
-            size = path.stat().st_size
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        files, nbytes = files + 1, nbytes + size
+        freed = remove_if_old(store, key, started)
+        if freed is not None:
+            files, nbytes = files + 1, nbytes + freed
     return files, nbytes
 
 
@@ -65,6 +65,7 @@ async def purge(pool: asyncpg.Pool, settings: Settings, store: ContentStore, uri
         raise PurgeError("a purge needs a reason")
     if not uris or len(uris) > MAX_URIS:
         raise PurgeError(f"give between 1 and {MAX_URIS} URIs")
+    started = time.time()
     async with pool.acquire() as conn:
         rows = await conn.fetch(Q["resources_for_purge"], uris)
         unknown = sorted(set(uris) - {r["uri"] for r in rows})
@@ -91,7 +92,7 @@ async def purge(pool: asyncpg.Pool, settings: Settings, store: ContentStore, uri
                 purge_ids = [await conn.fetchval(Q["insert_purge"], r["uri"], reason,
                                                  token_name, positions.get(r["uri"]), gone, 0)
                              for r in rows]
-            files, nbytes = await asyncio.to_thread(_remove, store, gone)
+            files, nbytes = await asyncio.to_thread(_remove, store, gone, started)
             await conn.execute(Q["purge_files_removed"], purge_ids, files)
             affected = await find_affected(conn, settings, gone, uris)
             await drop_affected(conn, affected)
