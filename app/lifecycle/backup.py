@@ -31,7 +31,7 @@ from app.lifecycle.guard import Q, store_locked
 from app.lifecycle.pgtools import find_tool
 from app.settings import Settings
 from app.store.content import ContentStore
-from app.store.files import make_dirs, write_atomic
+from app.store.files import atomic_file, write_atomic
 
 __all__ = ["BackupError", "BackupInfo", "Progress", "backup", "restore", "read_info"]
 
@@ -87,8 +87,9 @@ async def _run(*args: str) -> None:
 
 
 def _copy(src: Path, dst: Path) -> int:
-    make_dirs(dst.parent)
-    shutil.copyfile(src, dst)
+    """Copied whole or not at all, and durable (a backup is worth nothing half on disk)."""
+    with open(src, "rb") as f, atomic_file(dst) as out:
+        shutil.copyfileobj(f, out, 1024 * 1024)
     return dst.stat().st_size
 
 
