@@ -22,11 +22,13 @@ from app.db.connect import BoundedPool, connect, create_pool
 from app.db.database import open_database
 from app.dumps import documents as dump_documents
 from app.dumps.schedule import DumpScheduler
-from app.http.auth import known_tokens
+from app.http.auth import named_tokens
 from app.http.limits import install_limits
 from app.http.observability import ObservabilityMiddleware
 from app.http.problems import install_handlers
 from app.http.security_headers import HtmlSecurityHeaders
+from app.lifecycle.gc import run_collector
+from app.lifecycle.retire import unless_retired
 from app.logs import configure_logging
 from app.read import capability_lists
 from app.read.capabilities import Provider
@@ -36,6 +38,7 @@ from app.read.replicas import ReadPools
 from app.read.sealed_pages import SealedPages
 from app.read.sealer import run_sealer
 from app.routes import (
+    admin,
     content,
     discovery,
     dumps,
@@ -57,15 +60,15 @@ log = logging.getLogger(__name__)
 
 ROUTERS = [
     health.router, ingest.router, content.router, discovery.router, resourcesync.router,
-    notifications.router, dumps.router, oai.router, metrics.router, status.router,
+    notifications.router, dumps.router, oai.router, metrics.router, status.router, admin.router,
 ]
 
 # What a Capability List offers, in the order it lists them.
 CAPABILITIES: list[Provider] = [
-    capability_lists.resource_list_entries,
+    unless_retired(capability_lists.resource_list_entries),
     capability_lists.change_list_entries,
     capability_lists.archive_entries,
-    dump_documents.capability_entries,
+    unless_retired(dump_documents.capability_entries),
     capability_lists.notification_entries,
 ]
 
@@ -89,6 +92,8 @@ def _supervise(app: FastAPI, settings: Settings, dsn: str) -> Supervisor:
     tasks.add("sealer", lambda: run_sealer(pool, settings))
     scheduler = app.state.dump_scheduler = DumpScheduler(pool, settings, store, dsn)
     tasks.add("dumps", scheduler.run)
+    if settings.gc_every.total_seconds() > 0:
+        tasks.add("gc", lambda: run_collector(pool, settings, store))
     config = settings.notifier_config()
     if not config.enabled:
         log.info("notifier off: no HEADWATER_HUB_URL")
@@ -145,7 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = ContentStore(settings.content_dir)
-    app.state.write_tokens = known_tokens(settings.write_tokens, settings.data_dir)
+    named = named_tokens(settings.write_tokens, settings.data_dir)
+    app.state.write_tokens = [token for _, token in named]
+    app.state.token_names = {token: name for name, token in named}
     install_handlers(app)
     install_limits(app, settings)
     app.add_middleware(HtmlSecurityHeaders)

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     limit_concurrency: int = Field(default=2_048, ge=0)
     backlog: int = Field(default=2_048, ge=1)
 
+    # Lifecycle (docs/operations.md): garbage collection of the content store.
+    gc_grace: Duration = timedelta(hours=24)
+    gc_every: Duration = timedelta(hours=24)  # 0 turns the periodic pass off
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("write_tokens", "hub_url", "hub_publish_url", "read_database_url",
@@ -130,7 +134,8 @@ class Settings(BaseSettings):
 
     @field_validator("seal_after", "lastmod_skew", "oai_token_ttl", "notify_window",
                      "notify_poll", "busy_wait", "pool_timeout", "body_read_timeout",
-                     "send_timeout", "replica_wait", "cache_max_age", mode="before")
+                     "send_timeout", "replica_wait", "cache_max_age", "gc_grace", "gc_every",
+                     mode="before")
     @classmethod
     def _duration(cls, value: object) -> timedelta:
         return parse_duration(value)
@@ -143,7 +148,8 @@ class Settings(BaseSettings):
     @field_validator("write_tokens")
     @classmethod
     def _long_tokens(cls, value: list[str]) -> list[str]:
-        for i, token in enumerate(value, 1):
+        for i, entry in enumerate(value, 1):
+            token = entry.partition(":")[2] or entry  # `name:token` names a token
             if len(token) < MIN_TOKEN_LENGTH:  # never echo the token itself
                 raise ValueError(f"token {i} has {len(token)} characters; each write token "
                                  f"needs at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 32`)")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import typer
 
+from app.cli import lifecycle
 from app.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main", "cli"]
@@ -304,6 +305,9 @@ def dumps_build(
 
     settings = _settings()
     raise typer.Exit(run_build(settings, _migrated_database(settings), collection, force))
+
+
+lifecycle.register(cli)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from fastapi import Depends, Request
 from app.http.problems import HTTPProblem
 from app.store.files import write_once
 
-__all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens"]
+__all__ = ["require_writer", "Writer", "token_file", "ensure_token_file", "known_tokens",
+           "named_tokens"]
 
 
 def token_file(data_dir: Path) -> Path:
@@ -33,11 +34,24 @@ def ensure_token_file(data_dir: Path) -> tuple[str, bool]:
     return write_once(path, token).strip(), True
 
 
+def named_tokens(configured: list[str], data_dir: Path) -> list[tuple[str, bytes]]:
+    """(name, token) pairs. An entry `name:token` names its token (the name recorded with
+    purges and retirements); a plain entry is named `token-N` by its place in the list, and
+    the generated token file's token `write-token`."""
+    out: list[tuple[str, bytes]] = []
+    for i, entry in enumerate(configured, start=1):
+        name, sep, token = entry.partition(":")
+        if not sep:
+            name, token = f"token-{i}", entry
+        if token:
+            out.append((name or f"token-{i}", token.encode()))
+    if not configured and token_file(data_dir).is_file():
+        out.append(("write-token", token_file(data_dir).read_text().strip().encode()))
+    return out
+
+
 def known_tokens(configured: list[str], data_dir: Path) -> list[bytes]:
-    tokens = list(configured)
-    if not tokens and token_file(data_dir).is_file():
-        tokens.append(token_file(data_dir).read_text().strip())
-    return [t.encode() for t in tokens if t]
+    return [token for _, token in named_tokens(configured, data_dir)]
 
 
 async def require_writer(request: Request) -> None:
@@ -50,11 +64,16 @@ async def require_writer(request: Request) -> None:
         )
     given = token.strip().encode()
     # compare_digest against every token, without stopping early: constant time per request
-    ok = False
+    ok, name = False, ""
+    names = getattr(request.app.state, "token_names", None) or {}
     for known in request.app.state.write_tokens:
-        ok |= hmac.compare_digest(given, known)
+        match = hmac.compare_digest(given, known)
+        ok |= match
+        if match:
+            name = names.get(known, "")
     if not ok:
         raise HTTPProblem(403, "forbidden", "the bearer token is not a write token")
+    request.state.token_name = name
 
 
 Writer = Annotated[None, Depends(require_writer)]

@@ -15,6 +15,7 @@ from app.http.bodies import stream_limited
 from app.http.conditional import http_date, not_modified, strong_etag
 from app.http.deps import Config, Store, db
 from app.http.problems import HTTPProblem
+from app.lifecycle.purge import purge_reason
 from app.read.reader import Reader, ReaderDep
 from app.settings import Settings
 from app.store.content import TooLarge
@@ -172,7 +173,10 @@ async def get_content(
     if row is None or row["content_key"] is None and not row["deleted"]:
         raise HTTPProblem(404, "not found", f"no stored content at {uri}")
     if row["deleted"]:
-        raise HTTPProblem(410, "gone", f"{uri} was deleted")
+        async with reader.snapshot() as snap:  # a deleted URI: a rare, short look-up
+            reason = await purge_reason(snap.conn, uri)
+        raise HTTPProblem(410, "gone", f"{uri} was deleted" if reason is None
+                          else f"{uri} was taken down: {reason}")
     link = f'<{capability_list_url(settings, row["collection"])}>; rel="resourcesync"'
     etag = strong_etag(row["content_key"])
     headers = {"ETag": etag, "Last-Modified": http_date(row["lastmod"]), "Link": link,

@@ -22,6 +22,7 @@ from sitemaps.format import w3c
 
 router = APIRouter(tags=["operations"])
 _Q = load_queries("app.status", "sql/status.sql")
+_LQ = load_queries("app.lifecycle", "sql/lifecycle.sql")
 _HERE = Path(str(resources.files("app.status")))
 _ENV = Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=select_autoescape())
 _STATIC = _HERE / "static"
@@ -61,9 +62,13 @@ async def status_page(request: Request) -> HTMLResponse:
             dumps = [{**dict(r), "newest": w3c(r["newest"])}
                      for r in await conn.fetch(_Q["dump_status"])]
             withheld = [dict(r) for r in await conn.fetch(_Q["dumps_withheld"])]
+            retired = {r["name"] for r in await conn.fetch(_LQ["retired_names"])}
+            purges = [{**dict(r), "purged_at": w3c(r["purged_at"])}
+                      for r in await conn.fetch(_LQ["recent_purges"], 50)]
     totals = _subtree_totals(rows)
     collections = [
         {"name": r["name"], "depth": r["depth"], "resources": totals[r["name"]],
+         "retired": r["name"] in retired,
          "capability_list": urls.capability_list(base, r["name"]),
          "resource_list": urls.resource_list(base, r["name"]),
          "change_list": urls.change_list(base, r["name"])}
@@ -81,7 +86,7 @@ async def status_page(request: Request) -> HTMLResponse:
         position=head["position"],
         head_datetime=w3c(head["datetime"]) if head["datetime"] else None,
         chart=hourly_bars(hourly, datetime.now(UTC)), collections=collections, hubs=hubs,
-        dumps=dumps, withheld=withheld,
+        dumps=dumps, withheld=withheld, purges=purges,
     )
     return HTMLResponse(html, headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
-from app.store.files import durable_rename, fsync_dir, fsync_path
+from app.store.files import durable_rename
 from sitemaps.fixity import Fixity
 
 __all__ = ["ContentStore", "Stored", "TooLarge"]
@@ -89,14 +89,9 @@ class ContentStore:
                 await out.flush()
                 await aiofiles.os.wrap(os.fsync)(out.fileno())
             key = sha256.hexdigest()
-            final = self.path_for(key)
-            if final.is_file():
-                await aiofiles.os.remove(tmp)
-                # the same bytes are there already, maybe renamed in a moment ago by another
-                # upload not yet past its own fsync: make them durable before acknowledging
-                await aiofiles.os.wrap(_fsync_file_and_dir)(final)
-            else:
-                await aiofiles.os.wrap(durable_rename)(tmp, final)
+            # replaced even when present (same bytes): the fresh file's mtime tells garbage
+            # collection an upload is about to name it (app/lifecycle/gc.py)
+            await aiofiles.os.wrap(durable_rename)(tmp, self.path_for(key))
         except BaseException:
             try:
                 await aiofiles.os.remove(tmp)
@@ -104,8 +99,3 @@ class ContentStore:
                 pass
             raise
         return Stored(key, Fixity(length, None, md5.hexdigest(), sha1.hexdigest(), key))
-
-
-def _fsync_file_and_dir(path: Path) -> None:
-    fsync_path(path)
-    fsync_dir(path.parent)

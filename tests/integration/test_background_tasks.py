@@ -13,7 +13,7 @@ from app.read import sealer
 
 async def test_readyz_reports_each_background_task(client):
     body = (await client.get("/readyz")).json()
-    assert set(body["tasks"]) == {"sealer", "dumps"}
+    assert set(body["tasks"]) == {"sealer", "dumps", "gc"}
     assert all(state["running"] for state in body["tasks"].values())
 
 

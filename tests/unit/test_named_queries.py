@@ -21,6 +21,7 @@ SQL_FILES = {
     "app.oai": ["sql/oai.sql"],
     "app.dumps": ["sql/dumps.sql"],
     "app.status": ["sql/status.sql"],
+    "app.lifecycle": ["sql/lifecycle.sql"],
 }
 USE = re.compile(r"""Q\[\s*["'](\w+)["']\s*\]""")
 
