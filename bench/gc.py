@@ -32,7 +32,7 @@ from app.lifecycle.gc import collect  # noqa: E402
 from app.store.content import ContentStore  # noqa: E402
 from app.write.changeset import Doc  # noqa: E402
 from app.write.writer import write_batch  # noqa: E402
-from sitemaps.fixity import Fixity
+from sitemaps.fixity import Fixity  # noqa: E402
 
 
 def _fill(store: ContentStore, n: int) -> list[str]:
@@ -57,7 +57,9 @@ async def main(files: int, orphans: float) -> None:
     keys = _fill(store, files)
     named = keys[: int(files * (1 - orphans))]
     for i in range(0, len(named), 10_000):
-        docs = [Doc(uri=f"http://bench.example/content/gc/{j}", collection="gc", content_key=k, fixity=Fixity(length=1)) for j, k in enumerate(named[i:i + 10_000], i)]
+        docs = [Doc(uri=f"http://bench.example/content/gc/{j}", collection="gc", content_key=k,
+                    fixity=Fixity(length=1))
+                for j, k in enumerate(named[i:i + 10_000], i)]
         await write_batch(conn, docs, page_size=50_000, seal_after=timedelta(hours=24))
     started = time.perf_counter()
     subprocess.run(["find", str(store.root), "-type", "f", "-mmin", "+60"],

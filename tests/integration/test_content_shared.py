@@ -32,7 +32,7 @@ def _writer(root: str, data: bytes, start: multiprocessing.synchronize.Barrier, 
     start.wait()
     for _ in range(rounds):
         stored = asyncio.run(store.put_stream(chunks(), max_bytes=len(data)))  # type: ignore[arg-type]
-        assert stored.sha256 == hashlib.sha256(data).hexdigest()
+        assert stored.fixity.sha256 == hashlib.sha256(data).hexdigest()
 
 
 def _reader(path: str, digest: str, stop: multiprocessing.synchronize.Event,  # type: ignore[name-defined]

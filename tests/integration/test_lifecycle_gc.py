@@ -34,7 +34,8 @@ def _age(store: ContentStore, key: str, seconds: float) -> None:
 
 
 async def _name(db, settings, key: str, data: bytes, name: str) -> None:  # type: ignore[no-untyped-def]
-    doc = Doc(uri=f"{BASE}/content/g/{name}", collection="g", content_key=key, fixity=Fixity(length=len(data), sha256=key))
+    doc = Doc(uri=f"{BASE}/content/g/{name}", collection="g", content_key=key,
+              fixity=Fixity(length=len(data), sha256=key))
     await write_batch(db, [doc], page_size=PAGE_SIZE, seal_after=settings.seal_after)
 
 
