@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sitemaps.entries import ResourceRow, resource_url
+from sitemaps.fixity import Fixity
 from tests.integration.test_resourcesync_support import NS, validate
 
 BASE = "http://127.0.0.1:8000"
@@ -67,8 +68,8 @@ async def test_every_link_attribute_is_published(client, ingested):
 
 async def test_sql_python_and_oai_render_the_same_links(client, ingested, db):
     row = await db.fetchrow("SELECT * FROM resources WHERE uri = $1", RECORD["uri"])
-    python = resource_url(ResourceRow(row["uri"], row["lastmod"], row["md5"], row["sha1"],
-                                      row["sha256"], row["length"], row["type"], row["links"]))
+    fixity = Fixity(row["length"], row["type"], row["md5"], row["sha1"], row["sha256"])
+    python = resource_url(ResourceRow(row["uri"], row["lastmod"], fixity, row["links"]))
     assert row["url_xml"] == python  # the fragment PostgreSQL rendered at write time
     listed = (await client.get("/resourcesync/links/resourcelist.xml")).content
     assert _url_element(listed) == python.rstrip("\n").encode()

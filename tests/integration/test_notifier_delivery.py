@@ -272,7 +272,5 @@ async def test_pre_rendered_entries_match_the_python_rendering(db):
     assert [r["change"] for r in rows] == ["created", "deleted"]
     for r in rows:
         assert r["url_xml"] is not None
-        rebuilt = change_entry(Change(r["position"], r["name"], r["uri"], r["change"],
-                                      r["datetime"], r["lastmod"], r["md5"], r["sha1"],
-                                      r["sha256"], r["length"], r["type"]))
+        rebuilt = change_entry(Change.from_row({**dict(r), "collection": r["name"], "xml": None}))
         assert rebuilt == r["url_xml"]

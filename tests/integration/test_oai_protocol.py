@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from app.oai import render
+from sitemaps.format import w3c
 from tests.conftest import schema_path
 
 NS = {
@@ -241,7 +241,7 @@ async def test_get_record_resourcesync_view(client, small, db):
     # ResourceSync 1.1 §7: the mandatory rs:md — a one-entry Resource List as of the datestamp
     datestamp = await db.fetchval("SELECT datestamp FROM resources WHERE id = $1", rid)
     assert [dict(m.attrib) for m in urlset.findall("rs:md", NS)] == [
-        {"capability": "resourcelist", "at": render.w3c(datestamp)}]
+        {"capability": "resourcelist", "at": w3c(datestamp)}]
     assert_md_before_urls(urlset)
     url = urlset.find("sm:url", NS)
     assert url.findtext("sm:loc", namespaces=NS) == rec(1)["uri"]

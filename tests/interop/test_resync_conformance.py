@@ -152,7 +152,7 @@ def _pages(base: str, collection: str) -> list[str]:
     sm = Sitemap()
     uris = sm.parse_xml(io.BytesIO(body)).uris()
     assert sm.parsed_index
-    return sorted(uris, key=lambda u: int(u.rsplit("/", 1)[1].removesuffix(".xml")))
+    return sorted(uris, key=lambda u: int(u.rsplit("/", 1)[1].split("?")[0].removesuffix(".xml")))
 
 
 def _seal_quiet_pages(database_url: str) -> list[str]:
