@@ -38,14 +38,22 @@ $$;
 -- This body first called `array_reverse`, new in PostgreSQL 18; databases migrated then keep
 -- that body, which returns the same value for every input (a test compares both on 18), so no
 -- later migration replaces it.
+-- The helper is named with its schema: pg_restore runs with an empty search_path, and this
+-- function computes a stored generated column while the data is loaded (an unqualified name
+-- would not be found there). A SQL function, still inlined: the name is fixed at creation.
+DO $do$
+BEGIN
+    EXECUTE format($f$
 CREATE FUNCTION headwater_oai_domain(uri text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT nullif(array_to_string(headwater_array_reverse(array_remove(string_to_array(
+    SELECT nullif(array_to_string(%I.headwater_array_reverse(array_remove(string_to_array(
         regexp_replace(lower(substring(uri FROM
             '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/?#]*\]|[^:/?#]*)')),
             '[^A-Za-z0-9_.!~*''()-]', '-', 'g'),
         '.'), '')), ':'), '')
-$$;
+$$$f$, current_schema());
+END
+$do$;
 
 -- Label everything but '/', then the first '/' separates type from subtype and any other
 -- becomes '-' (as labelling the subtype would).
