@@ -23,7 +23,8 @@ from app.http.conditional import http_date, not_modified, strong_etag
 from sitemaps.format import URLSET_CLOSE
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
-           "NO_CACHE", "IMMUTABLE", "BigChunkFile", "urlset_stream", "text_stream"]
+           "NO_CACHE", "IMMUTABLE", "BigChunkFile", "urlset_stream", "text_stream",
+           "is_current"]
 
 XML = "application/xml"
 NO_CACHE = "no-cache"
@@ -59,6 +60,11 @@ def _validators(request: Request, token: str, last_modified: datetime | None,
     current = (not_modified(request.headers, etag, last_modified)
                or not_modified(request.headers, strong_etag(token + ("" if gz else "-gz")), None))
     return headers, gz, current
+
+
+def is_current(request: Request, token: str, last_modified: datetime | None) -> bool:
+    """Whether the client already holds this document (a 304 without reading the body)."""
+    return _validators(request, token, last_modified, NO_CACHE)[2]
 
 
 async def _gzip(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
