@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from fastapi import Request, Response
 
+from app.http.limits import release_slot
 from app.read import queries
 from app.read.part_cache import file_chunks, part_key
 from app.read.reader import Reader
@@ -114,6 +115,7 @@ async def resource_list_part(reader: Reader, request: Request, collection: str,
             entries = await reader.parts.ensure(
                 folder, name, lambda: queries.resource_chunks(snap.conn, member.id, lo, hi))
     opened = entries
+    release_slot(request.scope)  # the snapshot is closed: what is left is sending a file
 
     def cached() -> AsyncIterator[bytes]:
         assert opened is not None

@@ -20,6 +20,7 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.http.conditional import http_date, not_modified, strong_etag
+from app.http.limits import release_slot
 from sitemaps.format import URLSET_CLOSE
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
@@ -153,6 +154,7 @@ def file_response(request: Request, *, token: str, last_modified: datetime | Non
                   identity: Path, gzipped: Path, cache_control: str = IMMUTABLE) -> Response:
     """A document kept as files: the identity bytes or their gzip copy, never re-compressed."""
     headers, gz, current = _validators(request, token, last_modified, cache_control)
+    release_slot(request.scope)  # bytes already on disk: no document slot needed to send them
     if current:
         return Response(status_code=304, headers=headers)
     if gz:
