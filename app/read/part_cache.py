@@ -26,7 +26,7 @@ from app.store.files import atomic_file
 
 __all__ = ["PartBodies", "part_key", "file_chunks"]
 
-_READ = 1024 * 1024  # large reads: few event-loop steps for a multi-megabyte part
+_READ = 256 * 1024  # few event-loop steps per part, yet a stalled client blocks the send
 
 
 def part_key(instance: str, collection_id: int, part: int, sub: int | None, version: int,

@@ -145,6 +145,7 @@ async def test_refusals_are_counted_under_their_route(client, settings):
         pressure = getattr(pressure, "app", None)
     assert pressure is not None, "BackPressure is not installed"
     pressure._get_budgets().groups["document"] = asyncio.Semaphore(0)  # no slot left
+    pressure.wait = 0.05
     route = "busy:document"
     before = REQUESTS.labels("GET", route, "429")._value.get()
     response = await client.get("/resourcesync/a/capabilitylist.xml")
