@@ -116,7 +116,8 @@ async def test_a_document_sent_from_disk_gives_its_slot_back(tmp_path):
         assert (await client.get("/resourcesync/a/resourcelist.xml")).status_code == 200
         gate.set()
         assert (await sending).status_code == 200
-    _, second = await _pair(settings, "/resourcesync/a/resourcelist.xml", "/oai")
+    _, second = await _pair(settings, "/resourcesync/a/resourcelist.xml",
+                            "/resourcesync/a/changelist.xml")
     assert second.status_code == 429  # released once, not twice: one slot still means one
 
 
