@@ -32,6 +32,7 @@ from app.lifecycle.retire import unless_retired
 from app.logs import configure_logging
 from app.read import capability_lists
 from app.read.capabilities import Provider
+from app.read.part_cache import PartBodies
 from app.read.queries import sync_sitemap_prefix
 from app.read.reader import Reader
 from app.read.replicas import ReadPools
@@ -124,7 +125,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool, settings.read_database_url, settings.replica_wait.total_seconds())
     app.state.reader = Reader(app.state.pool, settings,
                               SealedPages(settings.data_dir / "cache" / "changelist"),
-                              CAPABILITIES, reads)
+                              CAPABILITIES, reads,
+                              parts=PartBodies(settings.data_dir / "cache" / "resourcelist"))
     app.state.notifier_state = _notifier_state(app, settings)
     tasks = app.state.tasks = _supervise(app, settings, dsn)
     await tasks.start()

@@ -111,7 +111,9 @@ class Settings(BaseSettings):
     # Limits and back-pressure (app/http/limits.py; uvicorn's own limits in `serve`).
     max_inflight: int = Field(default=1_000, ge=1)
     document_concurrency: int = Field(default=6, ge=1)  # below the pool's 10 connections
-    busy_wait: Duration = timedelta(milliseconds=500)
+    # long enough for a crowd of destinations to queue (wait ≈ destinations ÷ documents/s:
+    # 100 on two cores measured ~0.5 s, docs/benchmarks.md, Load); max_inflight bounds memory
+    busy_wait: Duration = timedelta(seconds=10)
     pool_timeout: Duration = timedelta(seconds=5)  # longest wait for a database connection
     body_read_timeout: Duration = timedelta(seconds=30)
     send_timeout: Duration = timedelta(seconds=60)

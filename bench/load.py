@@ -384,9 +384,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--oai-pages", type=int, default=20)
     parser.add_argument("--drain-timeout", type=int, default=180)
-    parser.add_argument("--busy-wait", default="10s",
+    parser.add_argument("--busy-wait", default=None,
                         help="HEADWATER_BUSY_WAIT: how long a document request queues for a "
-                             "slot before 429 (the service default, 500ms, sheds load sooner)")
+                             "slot before 429 (default: the service's own default)")
     parser.add_argument("--front", choices=["none", "nginx"], default="none",
                         help="put the shipped nginx front before the server")
     parser.add_argument("--cache-max-age", default="60s",
@@ -434,8 +434,10 @@ def main() -> None:
             "HEADWATER_WORKERS": str(args.workers), "HEADWATER_DATA_DIR": str(work / "data"),
             "HEADWATER_WRITE_TOKENS": TOKEN, "HEADWATER_PAGE_SIZE": str(args.page_size),
             "HEADWATER_HUB_URL": hub.url, "HEADWATER_LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"), "HEADWATER_BUSY_WAIT": args.busy_wait,
+            "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"),
         })
+        if args.busy_wait:
+            env["HEADWATER_BUSY_WAIT"] = args.busy_wait
         (work / "prom").mkdir()
         public = base  # what published links name
         if args.front == "nginx":

@@ -8,6 +8,11 @@ Two budgets, both per worker process (each uvicorn worker has its own):
   OAI-PMH lists, sitemaps, the websub notification topic) and dump builds — each group with its
   own semaphore (`HEADWATER_DOCUMENT_CONCURRENCY`, `HEADWATER_DUMP_CONCURRENCY`).
 
+A document served from a file already on disk (a sealed Change List page, a cached Resource
+List part) gives its slot back before the file is sent (`release_slot`): the slot bounds work
+on the database and CPU, not bytes copied from the page cache, so a crowd of destinations
+reading cached documents is never refused for want of one.
+
 A request waits up to `HEADWATER_BUSY_WAIT` for a slot (smoothing short bursts), then gets a 429
 problem (docs/rules.md §10); `/oai` gets 503 with `Retry-After` and a plain-text body instead, the
 flow control OAI-PMH 2.0 §3.1.2.2 defines for harvesters (docs/oai-pmh.md). A slot is held until the
@@ -43,10 +48,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.http.problems import HTTPProblem, problem_response
 from app.settings import Settings
 
-__all__ = ["BackPressure", "Budgets", "ClientTooSlow", "RequestGuard", "classify", "install_limits",
-           "DISK_FULL_ERRNOS"]
+__all__ = ["BackPressure", "Budgets", "ClientTooSlow", "RequestGuard", "classify",
+           "install_limits", "DISK_FULL_ERRNOS", "SLOT_KEY", "release_slot"]
 
 log = logging.getLogger(__name__)
+
+SLOT_KEY = "headwater.release_slot"
 
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -80,6 +87,13 @@ def _label_refusal(scope: Scope, budget: str) -> None:
     """Routing has not run for a refused request: name the budget in the metrics' route label
     (`busy:document`, `busy:dump`, `busy:requests`) rather than leave it `unmatched`."""
     scope["route"] = SimpleNamespace(path_format=f"busy:{budget}")
+
+
+def release_slot(scope: Scope) -> None:
+    """Give back the request's document or dump slot now (no-op without one)."""
+    release = scope.get(SLOT_KEY)
+    if release is not None:
+        release()
 
 
 class ClientTooSlow(Exception):
@@ -193,10 +207,20 @@ class BackPressure:
             if not await self._acquire(sem):
                 await self._busy(scope, receive, send, group, path)
                 return
+            released = False
+
+            def release() -> None:
+                nonlocal released
+                if not released:
+                    released = True
+                    sem.release()
+
+            # a route that ends up sending a file already on disk gives its slot back early
+            scope[SLOT_KEY] = release
             try:
                 await self.app(scope, receive, send)
             finally:
-                sem.release()
+                release()
         except ClientTooSlow:
             # returning without completing the response makes the server close the connection
             log.warning("dropped a client that stopped reading", extra={"path": scope["path"]})

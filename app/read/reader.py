@@ -1,7 +1,7 @@
 """What every document needs from the running service, in one object kept on the app: where
 reads go (the primary's pool, and the streaming replicas of `app.read.replicas`), the settings,
-the sealed-page cache, the Capability List's providers, and this database's identity (read
-once).
+the sealed-page and part caches, the Capability List's providers, and this database's
+identity (read once).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi import Depends, Query, Request
 
 from app.read import queries
 from app.read.capabilities import Provider
+from app.read.part_cache import PartBodies
 from app.read.replicas import ReadPools
 from app.read.sealed_pages import SealedPages
 from app.read.snapshot import Snapshot, reading
@@ -31,6 +32,7 @@ class Reader:
     sealed: SealedPages
     providers: Sequence[Provider] = ()
     reads: ReadPools | None = None  # replicas configured: public reads go there
+    parts: PartBodies | None = None  # Resource List parts' entries on disk (None: render)
     _instance: str | None = field(default=None, repr=False)
 
     @property

@@ -7,13 +7,22 @@ as one `<urlset>`, or a Resource List Index of stable part URIs and the parts th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import BinaryIO
 
 from fastapi import Request, Response
 
+from app.http.limits import release_slot
 from app.read import queries
+from app.read.part_cache import file_chunks, part_key
 from app.read.reader import Reader
-from app.read.responses import document_response, etag_token, text_stream, urlset_stream
+from app.read.responses import (
+    document_response,
+    etag_token,
+    is_current,
+    text_stream,
+    urlset_stream,
+)
 from app.read.snapshot import not_found, require_collection
 from sitemaps import documents as docs
 from sitemaps import paging, urls
@@ -89,8 +98,35 @@ async def resource_list_part(reader: Reader, request: Request, collection: str,
         head = docs.resourcelist_head(at=at, up=urls.capability_list(base, collection),
                                       index=urls.resource_list(base, collection))
 
-        def body() -> AsyncIterator[bytes]:
-            return urlset_stream(head, [queries.resource_chunks(snap.conn, member.id, lo, hi)])
+        if reader.parts is None:
+            def body() -> AsyncIterator[bytes]:
+                return urlset_stream(head, [queries.resource_chunks(snap.conn, member.id, lo,
+                                                                    hi)])
 
-        return await document_response(request, token=token, last_modified=at, body=body,
-                                       close=snap.hand_over())
+            return await document_response(request, token=token, last_modified=at, body=body,
+                                           close=snap.hand_over())
+        # the entries as a file named by the part's version read in this snapshot: the
+        # connection goes back to the pool before a byte is sent
+        version = await snap.conn.fetchval(queries.Q["part_version"], member.id, part) or 0
+        folder, name = part_key(await reader.instance_id(snap), member.id, part, sub, version,
+                                n, budget)
+        entries = None
+        if request.method == "GET" and not is_current(request, token, at):
+            entries = await reader.parts.ensure(
+                folder, name, lambda: queries.resource_chunks(snap.conn, member.id, lo, hi))
+    opened = entries
+    release_slot(request.scope)  # the snapshot is closed: what is left is sending a file
+
+    def cached() -> AsyncIterator[bytes]:
+        assert opened is not None
+        return urlset_stream(head, [file_chunks(opened)])
+
+    return await document_response(request, token=token, last_modified=at, body=cached,
+                                   close=_closer(opened))
+
+
+def _closer(f: BinaryIO | None) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        if f is not None:
+            f.close()  # a file never read (HEAD, 304, a client gone early) is closed here
+    return close

@@ -20,10 +20,12 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 
 from app.http.conditional import http_date, not_modified, strong_etag
+from app.http.limits import release_slot
 from sitemaps.format import URLSET_CLOSE
 
 __all__ = ["XML", "etag_token", "accepts_gzip", "document_response", "file_response",
-           "NO_CACHE", "IMMUTABLE", "BigChunkFile", "urlset_stream", "text_stream"]
+           "NO_CACHE", "IMMUTABLE", "BigChunkFile", "urlset_stream", "text_stream",
+           "is_current"]
 
 XML = "application/xml"
 NO_CACHE = "no-cache"
@@ -59,6 +61,11 @@ def _validators(request: Request, token: str, last_modified: datetime | None,
     current = (not_modified(request.headers, etag, last_modified)
                or not_modified(request.headers, strong_etag(token + ("" if gz else "-gz")), None))
     return headers, gz, current
+
+
+def is_current(request: Request, token: str, last_modified: datetime | None) -> bool:
+    """Whether the client already holds this document (a 304 without reading the body)."""
+    return _validators(request, token, last_modified, NO_CACHE)[2]
 
 
 async def _gzip(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -147,6 +154,7 @@ def file_response(request: Request, *, token: str, last_modified: datetime | Non
                   identity: Path, gzipped: Path, cache_control: str = IMMUTABLE) -> Response:
     """A document kept as files: the identity bytes or their gzip copy, never re-compressed."""
     headers, gz, current = _validators(request, token, last_modified, cache_control)
+    release_slot(request.scope)  # bytes already on disk: no document slot needed to send them
     if current:
         return Response(status_code=304, headers=headers)
     if gz:

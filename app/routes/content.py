@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -185,14 +187,36 @@ async def get_content(
         return Response(status_code=304, headers=headers)
     key = row["content_key"]
     file = store.path_for(key)
-    if not file.is_file():
-        raise HTTPProblem(404, "not found", "the bytes are missing from the store")
     media_type = row["type"] or "application/octet-stream"
     if settings.accel_redirect:
+        if not file.is_file():
+            raise HTTPProblem(404, "not found", "the bytes are missing from the store")
         # the path inside the content folder, derived from the digest only (never the URL)
         headers["X-Accel-Redirect"] = f"{settings.accel_redirect}{key[:2]}/{key[2:4]}/{key}"
         return Response(status_code=200, headers=headers, media_type=media_type)
-    return FileResponse(file, media_type=media_type, headers=headers)
+    return _send(request, file, media_type, headers)
+
+
+_SMALL = 256 * 1024
+
+
+def _send(request: Request, file: Path, media_type: str, headers: dict[str, str]) -> Response:
+    """Small files whole in one read, on the event loop: a page-cache read of a few KiB costs
+    less than the four thread-pool hops (stat, open, read, close) of `FileResponse`, which
+    stays for large files and Range requests (docs/benchmarks.md, Load)."""
+    try:
+        size = os.stat(file).st_size
+    except FileNotFoundError:
+        raise HTTPProblem(404, "not found", "the bytes are missing from the store") from None
+    if size > _SMALL or "range" in request.headers:
+        return FileResponse(file, media_type=media_type, headers=headers)
+    with open(file, "rb") as f:
+        data = f.read()
+    if request.method == "HEAD":
+        return Response(status_code=200, media_type=media_type,
+                        headers=headers | {"Content-Length": str(len(data)),
+                                           "Accept-Ranges": "bytes"})
+    return Response(data, media_type=media_type, headers=headers | {"Accept-Ranges": "bytes"})
 
 
 @router.delete("/content/{collection}/{path:path}")

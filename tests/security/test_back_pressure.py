@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from app.http.limits import BackPressure, classify
+from app.http.limits import BackPressure, classify, release_slot
 from app.settings import load_settings
 
 
@@ -93,6 +93,34 @@ async def test_cheap_routes_do_not_wait_for_the_document_budget(tmp_path):
     assert finished_early == 0
 
 
+async def test_a_document_sent_from_disk_gives_its_slot_back(tmp_path):
+    """A route that serves a file already on disk (sealed page, cached part) releases its
+    document slot before sending: the next document request is admitted at once, not 429."""
+    settings = load_settings(data_dir=tmp_path, document_concurrency=1, busy_wait="50ms")
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    async def app(scope, receive, send):
+        if scope["path"].endswith("0.xml"):
+            release_slot(scope)
+            release_slot(scope)  # idempotent: the budget is not over-released
+            started.set()
+            await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    limited = BackPressure(app, settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=limited),
+                                 base_url="http://t") as client:
+        sending = asyncio.create_task(client.get("/resourcesync/a/changelist/0.xml"))
+        await started.wait()
+        assert (await client.get("/resourcesync/a/resourcelist.xml")).status_code == 200
+        gate.set()
+        assert (await sending).status_code == 200
+    _, second = await _pair(settings, "/resourcesync/a/resourcelist.xml",
+                            "/resourcesync/a/changelist.xml")
+    assert second.status_code == 429  # released once, not twice: one slot still means one
+
+
 async def test_inflight_budget_applies_to_every_route_but_probes(tmp_path):
     settings = load_settings(data_dir=tmp_path, max_inflight=1, busy_wait="50ms")
     _, refused = await _pair(settings, "/content/a/x", "/ingest")
@@ -118,6 +146,7 @@ async def test_refusals_are_counted_under_their_route(client, settings):
         pressure = getattr(pressure, "app", None)
     assert pressure is not None, "BackPressure is not installed"
     pressure._get_budgets().groups["document"] = asyncio.Semaphore(0)  # no slot left
+    pressure.wait = 0.05
     route = "busy:document"
     before = REQUESTS.labels("GET", route, "429")._value.get()
     response = await client.get("/resourcesync/a/capabilitylist.xml")

@@ -124,3 +124,8 @@ SET local_entries = (
     SELECT count(*) FROM resources r
     WHERE r.collection_id = p.collection_id AND r.ord >= p.part * $2
       AND r.ord < (p.part + 1) * $2 AND NOT r.deleted AND starts_with(r.uri, $1))
+
+-- name: part_version
+-- A Resource List part's version (bumped by every write touching one of its rows, migration
+-- 0012): names its cached entries file. $1: collection id, $2: part.
+SELECT version FROM resource_parts WHERE collection_id = $1 AND part = $2
