@@ -13,7 +13,8 @@ from pathlib import Path
 import typer
 
 from app.cli import lifecycle
-from app.settings import Settings, SettingsError, load_settings
+from app.cli.common import settings_or_exit
+from app.settings import Settings, SettingsError
 
 __all__ = ["main", "cli"]
 
@@ -21,14 +22,6 @@ cli = typer.Typer(help="Headwater: a ResourceSync Source server.", no_args_is_he
                   add_completion=False)
 db_cli = typer.Typer(help="Database administration.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 def _database_url(settings: Settings, *, stop_at_exit: bool = True) -> str:
@@ -64,7 +57,7 @@ def db_upgrade() -> None:
     from app.db.database import migrate_database
     from app.db.migrate import StartRefused
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         applied = asyncio.run(migrate_database(_database_url(settings),
                                                page_size=settings.page_size))
@@ -97,7 +90,7 @@ def serve(
         os.environ["HEADWATER_HOST"] = host
     if port:
         os.environ["HEADWATER_PORT"] = str(port)
-    settings = _settings()
+    settings = settings_or_exit()
     _migrated_database(settings)
     if not settings.write_tokens:
         token, created = ensure_token_file(settings.data_dir)
@@ -166,7 +159,7 @@ def ingest(
     if blobs is not None and not os.path.isdir(blobs):
         typer.secho(f"--blobs {blobs!r} is not a folder", fg="red", err=True)
         raise typer.Exit(2)
-    settings = _settings()
+    settings = settings_or_exit()
     dsn = _migrated_database(settings)
     total = sum(os.path.getsize(f) for f in files if f != "-" and os.path.exists(f))
     console = Console(stderr=True)
@@ -235,7 +228,7 @@ def check(
                     "pip install 'headwater[check]'", fg="red", err=True)
         raise typer.Exit(2)
 
-    base = base_url or _settings().base_url
+    base = base_url or settings_or_exit().base_url
     console = Console(stderr=True)
     with console.status("checking") as status:
         steps = run_checks(base, collection, oai_limit=oai_limit,
@@ -260,7 +253,7 @@ def notifier() -> None:
     """
     from app.logs import configure_logging
 
-    settings = _settings()
+    settings = settings_or_exit()
     configure_logging(settings.log_level)
     if not settings.hub_url:
         typer.secho("notifier off: no HEADWATER_HUB_URL", err=True)
@@ -303,7 +296,7 @@ def dumps_build(
     """
     from app.dumps.progress import run_build
 
-    settings = _settings()
+    settings = settings_or_exit()
     raise typer.Exit(run_build(settings, _migrated_database(settings), collection, force))
 
 

@@ -9,17 +9,10 @@ from typing import Any
 
 import typer
 
-from app.settings import Settings, SettingsError, load_settings
+from app.cli.common import settings_or_exit
+from app.settings import Settings
 
 __all__ = ["register"]
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.secho(str(exc), fg="red", err=True)
-        raise typer.Exit(2) from None
 
 
 def _operator() -> str:
@@ -56,7 +49,7 @@ def purge(
     from app.lifecycle.purge import purge as do_purge
     from app.store.content import ContentStore
 
-    settings = _settings()
+    settings = settings_or_exit()
     store = ContentStore(settings.content_dir)
     try:
         report = asyncio.run(_with_pool(settings, lambda pool: do_purge(
@@ -78,7 +71,7 @@ def gc() -> None:
     from app.lifecycle.gc import collect
     from app.store.content import ContentStore
 
-    settings = _settings()
+    settings = settings_or_exit()
     store = ContentStore(settings.content_dir)
 
     async def work(pool: Any) -> Any:
@@ -104,7 +97,7 @@ def retire(
     from app.lifecycle.retire import RetireError
     from app.lifecycle.retire import retire as do_retire
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def work(pool: Any) -> Any:
         async with pool.acquire() as conn:
@@ -157,7 +150,7 @@ def backup(folder: Path = typer.Argument(..., help="An empty or new folder.")) -
     from app.lifecycle.backup import BackupError
     from app.lifecycle.backup import backup as do_backup
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> Any:
         dsn = await open_database(settings)
@@ -182,7 +175,7 @@ def restore(folder: Path = typer.Argument(..., help="A folder `headwater backup`
     from app.lifecycle.backup import BackupError
     from app.lifecycle.backup import restore as do_restore
 
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run() -> Any:
         dsn = database_url(settings, stop_at_exit=True)
