@@ -6,6 +6,7 @@ import hmac
 import json
 import socket
 import time
+import types
 
 import httpx
 import pytest
@@ -100,6 +101,7 @@ async def test_every_configured_token_is_compared_without_short_circuit(
         def __init__(self, token: str):
             self.headers = {"authorization": f"Bearer {token}"}
             self.app = app
+            self.state = types.SimpleNamespace()  # the token's name is recorded there
 
     for given, accepted in [(tokens[0], True), (tokens[2], True), ("nope", False)]:
         calls.clear()
