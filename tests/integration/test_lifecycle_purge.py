@@ -22,6 +22,7 @@ from tests.conftest import PAGE_SIZE
 pytestmark = pytest.mark.asyncio
 BASE = "http://127.0.0.1:8000"
 OPS = "ops-token-" + "y" * 20
+PLAIN = "plain-token-" + "z" * 16
 SECRET_V1 = b"secret first version: must vanish\n"
 SHARED = b"bytes another live resource publishes too\n"
 OTHER = b"an unrelated resource\n"
@@ -30,7 +31,7 @@ OTHER = b"an unrelated resource\n"
 @pytest.fixture
 async def ops_client(database_url: str, data_dir: Path):  # type: ignore[no-untyped-def]
     settings = load_settings(database_url=database_url, data_dir=data_dir, page_size=PAGE_SIZE,
-                             base_url=BASE, write_tokens=[f"legal-desk:{OPS}", "plain-token-" + "z" * 16],
+                             base_url=BASE, write_tokens=[f"legal-desk:{OPS}", PLAIN],
                              gc_every="0")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -152,7 +153,7 @@ async def test_purge_removes_every_version_everywhere(ops_client, data_dir):  # 
     # a plain token still works (named by its place in the list)
     r = await client.post("/admin/purge", json={"uris": [f"{BASE}/content/t/other.txt"],
                                                 "reason": "spam"},
-                          headers={"Authorization": "Bearer plain-token-" + "z" * 16})
+                          headers={"Authorization": f"Bearer {PLAIN}"})
     assert r.status_code == 200
     async with app.state.pool.acquire() as conn:
         assert await conn.fetchval("SELECT token_name FROM purges WHERE reason = 'spam'") \
