@@ -399,6 +399,9 @@ class Builder:
                     items.append(_Item(r["uri"], r["lastmod"], r["type"],
                                        change_path(r["uri"], r["position"]), r["content_key"],
                                        r["change"], r["datetime"]))
+                elif r["purged"]:  # taken down: listed, its bytes in no package by design
+                    items.append(_Item(r["uri"], r["lastmod"], r["type"], None, None,
+                                       r["change"], r["datetime"]))
                 else:  # counted before packing (hosted_elsewhere_changes): never packed
                     raise DumpError(f"change {r['position']} of {r['uri']} has no bytes")
             if items:

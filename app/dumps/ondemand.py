@@ -179,6 +179,9 @@ async def _window_rows(conn: asyncpg.Connection, cid: int, change_seq: int,
                 rows.append(_Row(r["uri"], r["lastmod"], r["type"],
                                  change_path(r["uri"], r["position"]), r["content_key"],
                                  r["change"], r["datetime"]))
+            elif r["purged"]:  # taken down: listed, its bytes in no package by design
+                rows.append(_Row(r["uri"], r["lastmod"], r["type"], None, None, r["change"],
+                                 r["datetime"]))
             else:
                 missing += 1
     if missing:

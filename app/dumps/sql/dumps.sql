@@ -35,11 +35,13 @@ WHERE collection_id = ANY($1::int[]) AND NOT deleted AND content_key IS NULL
 
 -- name: hosted_elsewhere_changes
 -- Created/updated changes of a set in a seq range without bytes in the store (a Change Dump
--- cannot hold them). $1: set id, $2: first seq, $3: end seq.
+-- cannot hold them), leaving out those whose bytes were taken down (purged: by design no
+-- package may hold them). $1: set id, $2: first seq, $3: end seq.
 SELECT count(*)
 FROM set_changes s JOIN changes c ON c.position = s.position
 WHERE s.set_id = $1 AND s.seq >= $2 AND s.seq < $3
   AND c.change <> 'deleted' AND c.content_key IS NULL
+  AND NOT EXISTS (SELECT 1 FROM purges p WHERE p.uri = c.uri)
 
 -- name: record_withheld
 -- A build that packs nothing because of what it could not hold. $1: build id, $2: count.
@@ -63,7 +65,8 @@ WHERE collection_id = ANY($1::int[]) AND NOT deleted AND content_key IS NOT NULL
 
 -- name: set_changes_range
 -- Changes of a set in a seq range, in log order. $1: set id, $2: first seq, $3: end seq.
-SELECT s.seq, c.position, c.change, c.datetime, c.uri, c.lastmod, c.content_key, c.type
+SELECT s.seq, c.position, c.change, c.datetime, c.uri, c.lastmod, c.content_key, c.type,
+       c.content_key IS NULL AND EXISTS (SELECT 1 FROM purges p WHERE p.uri = c.uri) AS purged
 FROM set_changes s JOIN changes c ON c.position = s.position
 WHERE s.set_id = $1 AND s.seq >= $2 AND s.seq < $3
 ORDER BY s.seq
