@@ -35,10 +35,9 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -46,12 +45,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.db import migrate  # noqa: E402
-from app.db.connect import connect  # noqa: E402
 from app.oai import repository  # noqa: E402
 from app.read.queries import Q as DOCS  # noqa: E402
 from app.read.queries import sync_sitemap_prefix  # noqa: E402
-from bench.sitemaps_support import TOKEN, Server, curl, load_collection  # noqa: E402
+from bench.sitemaps_support import TOKEN, Server, curl, load_collection, scratch_database  # noqa: E402
 
 PAGE = 50_000
 FOREIGN = "https://archive.example.org"
@@ -67,21 +64,6 @@ WHERE hour > date_trunc('hour', clock_timestamp() - interval '24 hours', 'UTC') 
 
 def p50(xs: list[float]) -> float:
     return statistics.median(xs) * 1000
-
-
-async def database(url: str | None, work: Path) -> str:
-    if url is None:
-        from app.db.embedded import start_embedded
-        url = start_embedded(work / "pg", stop_at_exit=True)
-    name = f"hw_bench_public_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(url)._replace(path="/" + name))
-    conn = await connect(dsn)
-    await migrate.upgrade(conn, page_size=PAGE)
-    await conn.close()
-    return dsn
 
 
 async def drop(url: str | None, dsn: str) -> None:
@@ -171,7 +153,7 @@ async def main() -> None:
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="hw-bench-public-"))
-    dsn = await database(args.database_url, work)
+    dsn = await scratch_database(args.database_url, work, "public", PAGE)
     data_dir = work / "data"
     data_dir.mkdir()
     server = Server(dsn, data_dir, PAGE)

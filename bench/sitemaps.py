@@ -29,10 +29,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -41,8 +39,6 @@ from lxml import etree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.db import migrate  # noqa: E402
-from app.db.connect import connect  # noqa: E402
 from app.read.queries import (  # noqa: E402
     CHUNK,
     PLAN_SETTINGS,
@@ -54,6 +50,7 @@ from bench.sitemaps_support import (  # noqa: E402
     Server,
     curl,
     load_collection,
+    scratch_database,
 )
 
 PAGE = 50_000
@@ -67,21 +64,6 @@ def p50(xs: list[float]) -> float:
 def line(label: str, ms: float, base: float | None = None) -> None:
     ratio = f"   {ms / base:6.2f}x nginx" if base else ""
     print(f"  {label:<52} {ms:8.1f} ms{ratio}")
-
-
-async def database(url: str | None, work: Path) -> str:
-    if url is None:
-        from app.db.embedded import start_embedded
-        url = start_embedded(work / "pg", stop_at_exit=True)
-    name = f"hw_bench_sitemaps_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    dsn = urlunsplit(urlsplit(url)._replace(path="/" + name))
-    conn = await connect(dsn)
-    await migrate.upgrade(conn, page_size=PAGE)
-    await conn.close()
-    return dsn
 
 
 def fresh_write(server: Server, i: int, run: int) -> str:
@@ -137,7 +119,7 @@ async def main() -> None:
     load0 = os.getloadavg()[0]
 
     work = Path(tempfile.mkdtemp(prefix="hw-bench-sitemaps-"))
-    dsn = await database(args.database_url, work)
+    dsn = await scratch_database(args.database_url, work, "sitemaps", PAGE)
     data_dir = work / "data"
     data_dir.mkdir()
     server = Server(dsn, data_dir, PAGE)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import asyncpg
@@ -52,6 +53,28 @@ _LOAD = [
     """UPDATE log_head SET (position, datetime) =
            (SELECT max(last_position), max(datestamp) FROM resources)""",
 ]
+
+
+async def scratch_database(url: str | None, work: Path, label: str, page_size: int) -> str:
+    """A fresh, migrated database for one benchmark run: on `url`'s server, or on an embedded
+    cluster in `work` when `url` is None."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from app.db import migrate
+    from app.db.connect import connect
+
+    if url is None:
+        from app.db.embedded import start_embedded
+        url = start_embedded(work / "pg", stop_at_exit=True)
+    name = f"hw_bench_{label}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = urlunsplit(urlsplit(url)._replace(path="/" + name))
+    conn = await connect(dsn)
+    await migrate.upgrade(conn, page_size=page_size)
+    await conn.close()
+    return dsn
 
 
 async def load_collection(dsn: str, name: str, n: int, page_size: int, base: str) -> float:
